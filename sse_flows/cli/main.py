@@ -1,0 +1,193 @@
+"""The ``sse-flows`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from sse_flows.errors import SSEFlowsError
+
+app = typer.Typer(
+    name="sse-flows",
+    help="Workflows for solid-state electrolytes with machine-learning potentials.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _dumps(doc: Any) -> str:
+    from monty.json import jsanitize
+
+    return json.dumps(jsanitize(doc, strict=False, enum_values=True), indent=2, default=str)
+
+
+@app.command()
+def potentials(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the potential registry and what is available on this machine."""
+    from dataclasses import asdict
+
+    from sse_flows.potentials import availability
+
+    rows = availability()
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    for row in rows:
+        status = f"installed ({row.package_version})" if row.installed else "not installed"
+        typer.echo(f"{row.name:10s} {status:24s} {row.description}")
+        for name, present in row.checkpoints.items():
+            mark = "weights on disk" if present else "weights missing"
+            default = " (default)" if name == row.default_checkpoint else ""
+            typer.echo(f"    {name}{default}: {mark}")
+        if not row.installed:
+            typer.echo(f"    install: {row.install_hint}")
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="Flow specification YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the output as JSON.")] = False,
+) -> None:
+    """Run the flow a YAML spec describes, locally, on the configured store."""
+    import yaml
+
+    from sse_flows.runner import get_output, run_flow
+    from sse_flows.spec import FlowSpec
+
+    try:
+        flow_spec = FlowSpec.from_file(spec)
+        flow = flow_spec.build()
+    except SSEFlowsError as exc:
+        _fail(exc)
+    raw = yaml.safe_load(spec.read_text())
+    record = run_flow(flow, spec=raw)
+    output = get_output(record.output_job) if record.output_job else None
+    if as_json:
+        typer.echo(_dumps({"run": record.model_dump(exclude={"flow"}), "output": output}))
+    else:
+        typer.echo(f"flow {record.flow_uuid} '{record.name}': {record.state}")
+        for job in record.jobs:
+            line = f"  {job.name:12s} {job.uuid}  {job.state}"
+            typer.echo(line + (f"  error: {job.error}" if job.error else ""))
+        if output is not None:
+            typer.echo(summarise(output))
+    if record.state != "COMPLETED":
+        typer.echo(f"resume with: sse-flows resume {record.flow_uuid}", err=True)
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def resume(flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flow.")]) -> None:
+    """Rerun the unfinished jobs of a flow (MD continues from its checkpoint)."""
+    from sse_flows.runner import resume_flow
+
+    try:
+        record = resume_flow(flow_uuid)
+    except SSEFlowsError as exc:
+        _fail(exc)
+    typer.echo(f"flow {record.flow_uuid} '{record.name}': {record.state}")
+    for job in record.jobs:
+        typer.echo(f"  {job.name:12s} {job.uuid}  {job.state}" + (f"  {job.error}" if job.error else ""))
+    if record.state != "COMPLETED":
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the recorded flow runs and the state of their jobs."""
+    from sse_flows.runner import list_runs
+
+    records = list_runs()
+    if as_json:
+        typer.echo(_dumps([r.model_dump(exclude={"flow", "spec"}) for r in records]))
+        return
+    if not records:
+        typer.echo("no runs recorded in this store")
+    for record in records:
+        done = sum(j.state == "COMPLETED" for j in record.jobs)
+        typer.echo(
+            f"{record.flow_uuid}  {record.state:9s} {done}/{len(record.jobs)} jobs  "
+            f"{record.started_at:%Y-%m-%d %H:%M}  {record.name}"
+        )
+        for job in record.jobs:
+            if job.error:
+                typer.echo(f"    {job.name}: {job.error}")
+
+
+@app.command()
+def show(
+    uuid: Annotated[str, typer.Argument(help="Job uuid, or flow uuid for its output.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole document.")] = False,
+) -> None:
+    """Print a stored output document."""
+    from sse_flows.runner import get_output
+
+    doc = get_output(uuid)
+    if doc is None:
+        _fail(SSEFlowsError(f"No output stored for {uuid}; see `sse-flows status`."))
+    typer.echo(_dumps(doc) if as_json else summarise(doc))
+
+
+def summarise(doc: dict[str, Any]) -> str:
+    """Readable lines for a stored job document."""
+    out = doc.get("output", doc)
+    summary = out.get("summary", {})
+    potential = out.get("potential", {})
+    lines = [
+        f"job {doc.get('uuid', '?')} ({doc.get('name', '?')}): {out.get('task_type', '?')} "
+        f"of {summary.get('formula_pretty', '?')} ({summary.get('nsites', '?')} sites)",
+        f"  potential: {potential.get('name')} {potential.get('checkpoint')} "
+        f"({potential.get('package')} {potential.get('package_version')}, "
+        f"{potential.get('device')}, sha256 {str(potential.get('checkpoint_sha256'))[:12]})",
+    ]
+    if "energy_per_atom" in out:
+        lines.append(f"  energy: {out['energy']:.4f} eV ({out['energy_per_atom']:.4f} eV/atom)")
+    if "converged" in out:
+        lines.append(
+            f"  relax: converged={out['converged']} in {out['n_steps']} steps, "
+            f"volume change {100 * out['volume_change']:+.2f} %"
+        )
+    if "statistics" in out:
+        stats, protocol, traj = out["statistics"], out["protocol"], out["trajectory"]
+        lines += [
+            f"  md: {protocol['ensemble']}/{protocol['thermostat']} at "
+            f"{protocol['temperature']} K, {out['steps']} steps of {protocol['timestep_fs']} fs",
+            f"  T = {stats['temperature_mean']:.1f} +- {stats['temperature_std']:.1f} K, "
+            f"<V> = {stats['volume_mean']:.2f} A^3, drift "
+            f"{stats['total_energy_drift']:.2e} eV/atom/ps",
+            f"  trajectory: {traj['path']} ({traj['n_frames']} frames, "
+            f"{traj['size_bytes'] / 1024:.0f} kB)",
+            f"  speed: {out['ns_per_day']:.3f} ns/day, wall {out['wall_time_s']:.1f} s",
+        ]
+    return "\n".join(lines)
+
+
+@app.command()
+def config() -> None:
+    """Print the settings in force (environment and YAML file resolved)."""
+    from sse_flows.settings import config_file_path, get_settings
+
+    typer.echo(f"# config file: {config_file_path()}")
+    typer.echo(get_settings().model_dump_json(indent=2))
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point for ``python -m sse_flows``."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

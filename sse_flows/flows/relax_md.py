@@ -1,0 +1,28 @@
+"""Relax a structure, then run MD on the relaxed cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Flow, Maker
+from pymatgen.core import Structure
+
+from sse_flows.makers import MDMaker, RelaxMaker
+from sse_flows.makers.base import PotentialInput
+
+
+@dataclass
+class RelaxMDMaker(Maker):
+    """relax -> MD with one potential, passed to both jobs as an argument."""
+
+    name: str = "relax md"
+    potential: PotentialInput = "chgnet"
+    relax_maker: RelaxMaker = field(default_factory=RelaxMaker)
+    md_maker: MDMaker = field(default_factory=MDMaker)
+
+    def make(self, structure: Structure, potential: PotentialInput | None = None) -> Flow:
+        """Return the two-job flow; its output is the MD document."""
+        chosen = potential if potential is not None else self.potential
+        relax = self.relax_maker.make(structure, potential=chosen)
+        md = self.md_maker.make(relax.output.structure, potential=chosen)
+        return Flow([relax, md], output=md.output, name=self.name)

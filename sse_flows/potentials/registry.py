@@ -1,0 +1,240 @@
+"""Resolve a potential name to an ASE calculator, with checks and provenance.
+
+The order of checks is the order of what a user must fix: a known name, an installed
+package, weights on disk, a usable device, then elements covered by the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ase.calculators.calculator import Calculator
+
+from sse_flows.errors import (
+    CheckpointNotFoundError,
+    PotentialError,
+    PotentialNotInstalledError,
+    UnknownPotentialError,
+    UnsupportedElementError,
+)
+from sse_flows.potentials.families import FAMILIES, PotentialFamily
+from sse_flows.potentials.spec import PotentialSpec
+from sse_flows.provenance import PotentialProvenance, package_version, sha256_of
+from sse_flows.settings import SSEFlowsSettings, get_settings
+
+
+@dataclass
+class LoadedPotential:
+    """A ready calculator with the facts that go into every output document."""
+
+    spec: PotentialSpec
+    family: PotentialFamily
+    calculator: Calculator
+    elements: frozenset[str]
+    provenance: PotentialProvenance
+
+    def check_elements(self, symbols: Iterable[str]) -> None:
+        """Raise UnsupportedElementError if any symbol is outside the model's coverage."""
+        missing = sorted(set(symbols) - self.elements)
+        if missing:
+            raise UnsupportedElementError(
+                f"Potential '{self.spec.label()}' was not trained on {', '.join(missing)}; "
+                f"it covers {len(self.elements)} elements. Choose another potential "
+                "(`sse-flows potentials` lists them) or fine-tune one on these elements."
+            )
+
+
+def get_family(name: str) -> PotentialFamily:
+    """Return the family for a registry name or alias."""
+    key = name.lower()
+    for family in FAMILIES.values():
+        if key == family.name or key in family.aliases:
+            return family
+    raise UnknownPotentialError(
+        f"Unknown potential '{name}'. Known: {', '.join(sorted(FAMILIES))}."
+    )
+
+
+def _install_hint(family: PotentialFamily) -> str:
+    if not family.extra:
+        return "pip install sse-flows"
+    hint = f"pip install 'sse-flows[{family.extra}]' -c constraints.txt"
+    return f"{hint} ({family.notes})" if family.notes else hint
+
+
+def resolve_checkpoint(
+    spec: PotentialSpec, settings: SSEFlowsSettings | None = None
+) -> tuple[str | None, Path | None]:
+    """Return (checkpoint label, weights path) without loading anything.
+
+    A checkpoint that looks like a path must exist; a name must be found on disk in
+    one of the family's known places. Nothing is downloaded.
+    """
+    settings = settings or get_settings()
+    family = get_family(spec.name)
+    name = spec.checkpoint or family.default_checkpoint
+    if name is None:
+        if family.name == "emt":
+            return None, None
+        raise CheckpointNotFoundError(
+            f"Potential '{family.name}' needs a model file: set `checkpoint: /path/to/"
+            f"model{family.checkpoint_suffixes[0] if family.checkpoint_suffixes else ''}`."
+        )
+    as_path = Path(name).expanduser()
+    looks_like_path = (
+        "/" in name or as_path.suffix in family.checkpoint_suffixes or name.endswith(".tar")
+    )
+    if looks_like_path:
+        if not as_path.exists():
+            raise CheckpointNotFoundError(
+                f"Checkpoint file for '{family.name}' not found: {as_path}. Check the path "
+                "(relative paths are taken from the working directory of the job)."
+            )
+        return str(as_path), as_path.resolve()
+    for candidate in family.candidates(name, settings):
+        if candidate.exists():
+            return name, candidate
+    known = ", ".join(family.known_checkpoints) or "none"
+    searched = [str(p) for p in family.candidates(name, settings)]
+    where = f" Looked in: {', '.join(searched)}." if searched else ""
+    raise CheckpointNotFoundError(
+        f"Weights '{name}' for potential '{family.name}' are not on this machine.{where} "
+        f"Known checkpoint names: {known}. Download the file on a machine with internet "
+        f"access and either put it in {settings.weights_dir / family.name} or set "
+        "`checkpoint: /path/to/file` in the potential spec."
+    )
+
+
+def resolve_device(requested: str | None, settings: SSEFlowsSettings | None = None) -> str:
+    """Turn auto/cpu/cuda into the device a model will actually use."""
+    device = requested or (settings or get_settings()).device
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+
+        has_cuda = bool(torch.cuda.is_available())
+    except ImportError:
+        has_cuda = False
+    if device == "cuda" and not has_cuda:
+        raise PotentialError(
+            "device 'cuda' was asked for but no CUDA device is visible to torch here; "
+            "use device: cpu or auto, or run on a GPU node."
+        )
+    return "cuda" if has_cuda else "cpu"
+
+
+_CACHE: dict[tuple[str, str | None, str, str], LoadedPotential] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_potential(
+    spec: PotentialSpec | str | dict,
+    elements: Iterable[str] | None = None,
+    settings: SSEFlowsSettings | None = None,
+) -> LoadedPotential:
+    """Resolve and load a potential, checking it covers ``elements``.
+
+    Loaded models are cached per process, keyed by family, weights path, device and
+    options, so a flow of many jobs in one process loads each model once.
+    """
+    spec = PotentialSpec.parse(spec)
+    settings = settings or get_settings()
+    family = get_family(spec.name)
+    if not family.installed():
+        raise PotentialNotInstalledError(
+            f"Potential '{family.name}' needs the Python package '{family.package}', "
+            f"which is not installed. Install it with: {_install_hint(family)}"
+        )
+    label, path = resolve_checkpoint(spec, settings)
+    device = resolve_device(spec.device, settings) if family.needs_torch else "cpu"
+    key = (family.name, str(path) if path else None, device, repr(sorted(spec.options.items())))
+    with _CACHE_LOCK:
+        loaded = _CACHE.get(key)
+        if loaded is None:
+            loaded = _build(family, spec, label, path, device)
+            _CACHE[key] = loaded
+    if elements is not None:
+        loaded.check_elements(elements)
+    return loaded
+
+
+def _build(
+    family: PotentialFamily,
+    spec: PotentialSpec,
+    label: str | None,
+    path: Path | None,
+    device: str,
+) -> LoadedPotential:
+    try:
+        calculator = family.build(path, device, dict(spec.options))
+    except (ImportError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise PotentialError(
+            f"Loading potential '{spec.label()}' from {path} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    provenance = PotentialProvenance(
+        name=family.name,
+        checkpoint=label,
+        checkpoint_path=str(path) if path else None,
+        checkpoint_sha256=sha256_of(path) if path else None,
+        package=family.package,
+        package_version=package_version(family.package),
+        torch_version=package_version("torch") if family.needs_torch else None,
+        device=device,
+        options=dict(spec.options),
+    )
+    return LoadedPotential(
+        spec=spec,
+        family=family,
+        calculator=calculator,
+        elements=family.elements(calculator),
+        provenance=provenance,
+    )
+
+
+def clear_cache() -> None:
+    """Forget loaded models (tests, or after replacing a checkpoint file)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+@dataclass
+class Availability:
+    """What `sse-flows potentials` prints for one family."""
+
+    name: str
+    installed: bool
+    package_version: str | None
+    checkpoints: dict[str, bool]
+    default_checkpoint: str | None
+    description: str
+    install_hint: str
+
+
+def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]:
+    """Report each family: package installed, and which named checkpoints are on disk."""
+    settings = settings or get_settings()
+    rows = []
+    for family in FAMILIES.values():
+        installed = family.installed()
+        checkpoints = {
+            name: installed
+            and any(p.exists() for p in family.candidates(name, settings))
+            for name in family.known_checkpoints
+        }
+        rows.append(
+            Availability(
+                name=family.name,
+                installed=installed,
+                package_version=package_version(family.package) if installed else None,
+                checkpoints=checkpoints,
+                default_checkpoint=family.default_checkpoint,
+                description=family.description,
+                install_hint=_install_hint(family),
+            )
+        )
+    return rows

@@ -1,0 +1,190 @@
+"""Run flows on this machine and keep a record of each run (state, errors, the flow).
+
+jobflow's ``run_locally`` stores outputs of the jobs that succeed and only logs the
+others; the record kept here says which jobs failed and why, and holds the serialised
+flow so ``resume`` can rerun what did not finish (an MD job then continues from its
+checkpoint, because rerun jobs keep their uuids).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Literal
+
+from jobflow import Flow, JobStore, run_locally
+from maggma.core import Store
+from monty.json import jsanitize
+from pydantic import BaseModel, Field
+
+from sse_flows.errors import SSEFlowsError
+from sse_flows.provenance import now_utc
+from sse_flows.settings import SSEFlowsSettings, get_settings
+from sse_flows.stores import get_job_store, get_runs_store
+
+State = Literal["RUNNING", "COMPLETED", "FAILED"]
+
+
+class JobRecord(BaseModel):
+    """State of one job of a run."""
+
+    uuid: str
+    name: str
+    state: State | Literal["WAITING"] = "WAITING"
+    error: str | None = None
+
+
+class RunRecord(BaseModel):
+    """One run of a flow by the CLI or :func:`run_flow`."""
+
+    flow_uuid: str = Field(description="uuid of the flow.")
+    name: str = Field(description="Flow name.")
+    state: State = Field(description="RUNNING, COMPLETED or FAILED.")
+    started_at: datetime = Field(default_factory=now_utc)
+    ended_at: datetime | None = None
+    output_job: str | None = Field(None, description="uuid of the job giving the flow output.")
+    jobs: list[JobRecord] = Field(default_factory=list)
+    spec: dict[str, Any] | None = Field(None, description="The spec file contents, if any.")
+    flow: dict[str, Any] = Field(description="The serialised flow, for resume.")
+
+
+class _FailureCollector(logging.Handler):
+    """Collect the tracebacks run_locally logs for failing jobs."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.errors: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if " failed with exception:\n" in message:
+            name, _, trace = message.partition(" failed with exception:\n")
+            last = [line for line in trace.strip().splitlines() if line.strip()]
+            self.errors.setdefault(name, last[-1] if last else trace)
+
+
+def _output_uuid(flow: Flow) -> str | None:
+    output = flow.output
+    return getattr(output, "uuid", None)
+
+
+def _completed(store: JobStore, uuid: str) -> bool:
+    return store.query_one({"uuid": uuid}, properties=["uuid"]) is not None
+
+
+def _execute(
+    flow: Flow, record: RunRecord, store: JobStore, runs: Store, settings: SSEFlowsSettings
+) -> RunRecord:
+    jobs = list(flow.iterflow())
+    record.jobs = [JobRecord(uuid=j.uuid, name=j.name) for j, _ in jobs]
+    runs.update(jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid")
+    pending = [j for j, _ in jobs if not _completed(store, j.uuid)]
+    collector = _FailureCollector()
+    logger = logging.getLogger("jobflow.managers.local")
+    logger.addHandler(collector)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    root = settings.work_dir / "jobs"
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        if pending:
+            run_locally(
+                Flow(pending, name=flow.name) if len(pending) < len(jobs) else flow,
+                store=store,
+                create_folders=True,
+                root_dir=root,
+                log=False,
+                allow_external_references=True,
+            )
+    finally:
+        logger.removeHandler(collector)
+        logger.setLevel(previous_level)
+    for job_record in record.jobs:
+        if _completed(store, job_record.uuid):
+            job_record.state, job_record.error = "COMPLETED", None
+        else:
+            job_record.state = "FAILED"
+            job_record.error = collector.errors.get(
+                job_record.name, "not run: a job it depends on failed"
+            )
+    record.state = "COMPLETED" if all(j.state == "COMPLETED" for j in record.jobs) else "FAILED"
+    record.ended_at = now_utc()
+    runs.update(jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid")
+    return record
+
+
+def run_flow(
+    flow: Flow, spec: dict[str, Any] | None = None, settings: SSEFlowsSettings | None = None
+) -> RunRecord:
+    """Run a flow on the configured store and return its run record."""
+    settings = settings or get_settings()
+    store, runs = get_job_store(settings), get_runs_store(settings)
+    store.connect()
+    runs.connect()
+    try:
+        record = RunRecord(
+            flow_uuid=flow.uuid,
+            name=flow.name,
+            state="RUNNING",
+            output_job=_output_uuid(flow),
+            spec=spec,
+            flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
+        )
+        return _execute(flow, record, store, runs, settings)
+    finally:
+        store.close()
+        runs.close()
+
+
+def resume_flow(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> RunRecord:
+    """Rerun the jobs of a recorded flow that have no output in the store yet."""
+    settings = settings or get_settings()
+    store, runs = get_job_store(settings), get_runs_store(settings)
+    store.connect()
+    runs.connect()
+    try:
+        doc = runs.query_one({"flow_uuid": flow_uuid})
+        if doc is None:
+            raise SSEFlowsError(f"No run with flow uuid {flow_uuid}; see `sse-flows status`.")
+        doc.pop("_id", None)
+        record = RunRecord.model_validate(doc)
+        flow = Flow.from_dict(record.flow)
+        record.state = "RUNNING"
+        record.ended_at = None
+        return _execute(flow, record, store, runs, settings)
+    finally:
+        store.close()
+        runs.close()
+
+
+def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
+    """Return every run record, newest first."""
+    runs = get_runs_store(settings or get_settings())
+    runs.connect()
+    try:
+        docs = list(runs.query(sort={"started_at": -1}))
+    finally:
+        runs.close()
+    records = []
+    for doc in docs:
+        doc.pop("_id", None)
+        records.append(RunRecord.model_validate(doc))
+    return records
+
+
+def get_output(uuid: str, settings: SSEFlowsSettings | None = None) -> dict[str, Any] | None:
+    """Return the stored output of a job (or of a flow's output job) as a plain dict."""
+    settings = settings or get_settings()
+    store = get_job_store(settings)
+    store.connect()
+    try:
+        doc = store.query_one({"uuid": uuid}, load=True)
+        if doc is None:
+            run = next((r for r in list_runs(settings) if r.flow_uuid == uuid), None)
+            if run is not None and run.output_job:
+                doc = store.query_one({"uuid": run.output_job}, load=True)
+    finally:
+        store.close()
+    if doc is not None:
+        doc.pop("_id", None)
+    return doc
