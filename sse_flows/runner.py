@@ -9,6 +9,8 @@ checkpoint, because rerun jobs keep their uuids).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,7 +24,7 @@ from sse_flows.provenance import now_utc
 from sse_flows.settings import SSEFlowsSettings, get_settings
 from sse_flows.stores import get_job_store, get_runs_store
 
-State = Literal["RUNNING", "COMPLETED", "FAILED"]
+State = Literal["RUNNING", "COMPLETED", "FAILED", "KILLED"]
 
 
 class JobRecord(BaseModel):
@@ -45,6 +47,8 @@ class RunRecord(BaseModel):
     output_job: str | None = Field(None, description="uuid of the job giving the flow output.")
     jobs: list[JobRecord] = Field(default_factory=list)
     spec: dict[str, Any] | None = Field(None, description="The spec file contents, if any.")
+    host: str = Field(default_factory=socket.gethostname, description="Host running it.")
+    pid: int = Field(default_factory=os.getpid, description="Process running it.")
     flow: dict[str, Any] = Field(description="The serialised flow, for resume.")
 
 
@@ -79,6 +83,9 @@ def _execute(
     record.jobs = [JobRecord(uuid=j.uuid, name=j.name) for j, _ in jobs]
     runs.update(jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid")
     pending = [j for j, _ in jobs if not _completed(store, j.uuid)]
+    if len(pending) < len(jobs):
+        for job in pending:  # detach from the stored flow so a new flow can hold them
+            job.hosts = []
     collector = _FailureCollector()
     logger = logging.getLogger("jobflow.managers.local")
     logger.addHandler(collector)
@@ -91,7 +98,7 @@ def _execute(
             run_locally(
                 Flow(pending, name=flow.name) if len(pending) < len(jobs) else flow,
                 store=store,
-                create_folders=True,
+                create_folders=False,
                 root_dir=root,
                 log=False,
                 allow_external_references=True,
@@ -151,24 +158,48 @@ def resume_flow(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> Run
         flow = Flow.from_dict(record.flow)
         record.state = "RUNNING"
         record.ended_at = None
+        record.host, record.pid = socket.gethostname(), os.getpid()
         return _execute(flow, record, store, runs, settings)
     finally:
         store.close()
         runs.close()
 
 
-def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
-    """Return every run record, newest first."""
-    runs = get_runs_store(settings or get_settings())
-    runs.connect()
+def _process_alive(pid: int) -> bool:
     try:
-        docs = list(runs.query(sort={"started_at": -1}))
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - alive, another user's
+        return True
+    return True
+
+
+def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
+    """Return every run record, newest first, with job states read from the store.
+
+    A run whose process died (killed, node lost) still says RUNNING in its record;
+    it is reported as KILLED when its process is gone from this host.
+    """
+    settings = settings or get_settings()
+    runs, store = get_runs_store(settings), get_job_store(settings)
+    runs.connect()
+    store.connect()
+    try:
+        records = []
+        for doc in runs.query(sort={"started_at": -1}):
+            doc.pop("_id", None)
+            record = RunRecord.model_validate(doc)
+            if record.state == "RUNNING":
+                for job in record.jobs:
+                    if job.state != "COMPLETED" and _completed(store, job.uuid):
+                        job.state = "COMPLETED"
+                if record.host == socket.gethostname() and not _process_alive(record.pid):
+                    record.state = "KILLED"
+            records.append(record)
     finally:
         runs.close()
-    records = []
-    for doc in docs:
-        doc.pop("_id", None)
-        records.append(RunRecord.model_validate(doc))
+        store.close()
     return records
 
 

@@ -62,24 +62,32 @@ class FlowSpec(BaseModel):
             structure = structure.make_supercell(self.supercell, in_place=False)
         return structure
 
+    def _resolve_potential(self, value: str | dict[str, Any]) -> dict[str, Any]:
+        """Parse a potential and make a relative checkpoint path relative to the spec."""
+        spec = PotentialSpec.parse(value)
+        if spec.checkpoint and not Path(spec.checkpoint).expanduser().is_absolute():
+            candidate = self.base_dir / spec.checkpoint
+            if candidate.exists():
+                spec = spec.model_copy(update={"checkpoint": str(candidate.resolve())})
+        return spec.model_dump(exclude_defaults=True)
+
     def build(self) -> Flow:
         """Return the flow the spec describes, with resolved settings."""
-        potential = PotentialSpec.parse(self.potential).model_dump(exclude_defaults=True)
         structure = self.load_structure()
-        try:
-            relax = RelaxMaker(**self.relax)
-            md = MDMaker(**self.md)
-            static = StaticMaker(**self.static)
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"Invalid maker settings in spec '{self.name}': {exc}") from exc
+        makers: dict[str, Any] = {}
+        for key, cls in (("relax", RelaxMaker), ("md", MDMaker), ("static", StaticMaker)):
+            settings = dict(getattr(self, key))
+            # a maker's own potential wins over the spec's top-level one
+            settings["potential"] = self._resolve_potential(settings.get("potential", self.potential))
+            try:
+                makers[key] = cls(**settings)
+            except (TypeError, ValueError) as exc:
+                raise SpecError(f"Invalid '{key}' settings in spec '{self.name}': {exc}") from exc
         job: Job | Flow
         if self.flow == "relax_md":
-            job = RelaxMDMaker(potential=potential, relax_maker=relax, md_maker=md).make(
-                structure
-            )
+            job = RelaxMDMaker(relax_maker=makers["relax"], md_maker=makers["md"]).make(structure)
         else:
-            maker = {"static": static, "relax": relax, "md": md}[self.flow]
-            job = maker.make(structure, potential=potential)
+            job = makers[self.flow].make(structure)
         flow = job if isinstance(job, Flow) else Flow([job], output=job.output)
         flow.name = self.name
         return flow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,32 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _startup() -> None:
+    """Check the settings before any command, and quiet third-party warnings."""
+    import warnings
+
+    from pydantic import ValidationError
+
+    from sse_flows.settings import config_file_path, get_settings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*(FixAtoms|TP accelerator|requires_grad).*")
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        _fail(
+            SSEFlowsError(
+                f"invalid settings ({problems}). Check SSE_FLOWS_* variables and "
+                f"{config_file_path()}."
+            )
+        )
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -71,7 +98,9 @@ def run(
     except SSEFlowsError as exc:
         _fail(exc)
     raw = yaml.safe_load(spec.read_text())
-    record = run_flow(flow, spec=raw)
+    # model packages print banners on stdout; keep stdout for our result (and --json)
+    with contextlib.redirect_stdout(sys.stderr):
+        record = run_flow(flow, spec=raw)
     output = get_output(record.output_job) if record.output_job else None
     if as_json:
         typer.echo(_dumps({"run": record.model_dump(exclude={"flow"}), "output": output}))
@@ -83,7 +112,10 @@ def run(
         if output is not None:
             typer.echo(summarise(output))
     if record.state != "COMPLETED":
-        typer.echo(f"resume with: sse-flows resume {record.flow_uuid}", err=True)
+        typer.echo(
+            f"fix the cause above, then continue with: sse-flows resume {record.flow_uuid}",
+            err=True,
+        )
         raise typer.Exit(code=1)
 
 
@@ -93,7 +125,8 @@ def resume(flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flo
     from sse_flows.runner import resume_flow
 
     try:
-        record = resume_flow(flow_uuid)
+        with contextlib.redirect_stdout(sys.stderr):
+            record = resume_flow(flow_uuid)
     except SSEFlowsError as exc:
         _fail(exc)
     typer.echo(f"flow {record.flow_uuid} '{record.name}': {record.state}")
@@ -120,7 +153,7 @@ def status(
         done = sum(j.state == "COMPLETED" for j in record.jobs)
         typer.echo(
             f"{record.flow_uuid}  {record.state:9s} {done}/{len(record.jobs)} jobs  "
-            f"{record.started_at:%Y-%m-%d %H:%M}  {record.name}"
+            f"{record.started_at:%Y-%m-%d %H:%M} UTC  {record.name}"
         )
         for job in record.jobs:
             if job.error:

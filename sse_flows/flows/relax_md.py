@@ -13,10 +13,11 @@ from sse_flows.makers.base import PotentialInput
 
 @dataclass
 class RelaxMDMaker(Maker):
-    """relax -> MD with one potential, passed to both jobs as an argument."""
+    """relax -> MD. ``potential``, if set, is passed to both jobs as an argument;
+    if None each job uses its own maker's potential."""
 
     name: str = "relax md"
-    potential: PotentialInput = "chgnet"
+    potential: PotentialInput | None = None
     relax_maker: RelaxMaker = field(default_factory=RelaxMaker)
     md_maker: MDMaker = field(default_factory=MDMaker)
 

@@ -8,8 +8,10 @@ against exploding runs and a trajectory file referenced from a small document.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import warnings
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -90,6 +92,14 @@ def _read_checkpoint(path: Path, fingerprint: str, numbers: np.ndarray) -> _Chec
     return checkpoint
 
 
+def _state_hash(atoms: Atoms) -> str:
+    """Hash of the starting structure, so a checkpoint is never reused for another one."""
+    digest = hashlib.sha256()
+    for array in (atoms.numbers, atoms.positions.round(6), atoms.cell.array.round(6)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _stress_or_none(atoms: Atoms) -> np.ndarray | None:
     calc = atoms.calc
     if calc is None or "stress" not in calc.implemented_properties:
@@ -116,7 +126,7 @@ def run_md(
     run_dir.mkdir(parents=True, exist_ok=True)
     atoms = atoms.copy()
     atoms.calc = calculator
-    fingerprint = protocol.fingerprint(fingerprint_extra)
+    fingerprint = protocol.fingerprint({**(fingerprint_extra or {}), "start": _state_hash(atoms)})
     checkpoint_path = run_dir / CHECKPOINT_FILE
     trajectory_path = run_dir / TRAJECTORY_FILE
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)
@@ -188,6 +198,10 @@ def run_md(
         )
 
     step = start_step
+    quiet = warnings.catch_warnings()
+    quiet.__enter__()
+    # CHGNet converts Atoms to a Structure every step and warns about FixCom each time.
+    warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian")
     try:
         check_energy(atoms.get_potential_energy(), step, protocol)
         while step < total:
@@ -219,6 +233,7 @@ def run_md(
         raise
     finally:
         bar.close()
+        quiet.__exit__(None, None, None)
 
     wall = time.perf_counter() - t0
     n_equil = equil_sums[0]

@@ -106,7 +106,7 @@ def _sevennet_candidates(name: str, settings: SSEFlowsSettings) -> list[Path]:
             return [
                 root / "pretrained_potentials" / relative,
                 Path("~/.cache/sevennet").expanduser() / relative,
-                settings.weights_dir / "sevennet" / Path(relative).name,
+                settings.weights_dir / "sevennet" / relative,
             ]
     return []
 
@@ -182,7 +182,7 @@ def _mace_elements(calc: Calculator) -> frozenset[str]:
 
 # ---------------------------------------------------------------------- M3GNet (matgl)
 def _matgl_candidates(name: str, settings: SSEFlowsSettings) -> list[Path]:
-    return [Path("~/.cache/matgl").expanduser() / name, settings.weights_dir / "matgl" / name]
+    return [Path("~/.cache/matgl").expanduser() / name, settings.weights_dir / "m3gnet" / name]
 
 
 def _matgl_build(path: Path | None, device: str, options: dict[str, Any]) -> Calculator:

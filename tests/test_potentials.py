@@ -1,0 +1,127 @@
+import hashlib
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Structure
+
+from sse_flows.errors import (
+    CheckpointNotFoundError,
+    PotentialError,
+    PotentialNotInstalledError,
+    UnknownPotentialError,
+    UnsupportedElementError,
+)
+from sse_flows.potentials import PotentialSpec, availability, load_potential
+from tests.conftest import SSE_FLOWS, cli_env
+
+
+def test_shorthand_and_dict_specs_parse():
+    assert PotentialSpec.parse("sevennet:7net-l3i5") == PotentialSpec(
+        name="sevennet", checkpoint="7net-l3i5"
+    )
+    spec = PotentialSpec.parse({"name": "chgnet", "device": "cpu"})
+    assert spec.device == "cpu"
+    assert spec.checkpoint is None
+
+
+def test_availability_reports_shipped_weights():
+    rows = {row.name: row for row in availability()}
+    assert set(rows) >= {"chgnet", "sevennet", "mattersim", "mace", "m3gnet", "orb", "deepmd"}
+    assert rows["chgnet"].installed and rows["chgnet"].checkpoints["0.3.0"]
+    assert rows["sevennet"].checkpoints["7net-0"] and rows["sevennet"].checkpoints["7net-l3i5"]
+    assert rows["sevennet"].checkpoints["7net-omat"] is False  # downloads only
+
+
+@pytest.mark.parametrize(("name", "checkpoint"), [("chgnet", "0.3.0"), ("sevennet", "7net-0")])
+def test_provenance_identifies_the_weights(name, checkpoint, li2s: Structure):
+    loaded = load_potential(name, elements=["Li", "S"])
+    prov = loaded.provenance
+    assert prov.checkpoint == checkpoint
+    digest = hashlib.sha256(Path(prov.checkpoint_path).read_bytes()).hexdigest()
+    assert prov.checkpoint_sha256 == digest
+    assert prov.package_version and prov.torch_version.startswith("2.")
+    assert prov.device == "cpu"
+    # the calculator is real: Li2S has a finite, negative energy and ~zero forces
+    from sse_flows.structures import to_atoms
+
+    atoms = to_atoms(li2s)
+    atoms.calc = loaded.calculator
+    assert -6.0 < atoms.get_potential_energy() / len(atoms) < -2.0
+    assert np.abs(atoms.get_forces()).max() < 1e-3
+
+
+def test_unsupported_elements_are_named():
+    with pytest.raises(UnsupportedElementError, match="Am"):
+        load_potential("chgnet", elements=["Li", "Am"])
+    with pytest.raises(UnsupportedElementError, match="Po"):
+        load_potential("sevennet", elements=["Po", "S"])
+
+
+def test_missing_checkpoint_says_where_it_looked(isolated_settings: Path):
+    with pytest.raises(CheckpointNotFoundError, match="7net-omat.*weights") as info:
+        load_potential("sevennet:7net-omat")
+    assert str(isolated_settings / "weights") in str(info.value)
+    with pytest.raises(CheckpointNotFoundError, match="not found: .*nowhere.pth.tar"):
+        load_potential({"name": "chgnet", "checkpoint": "/tmp/nowhere.pth.tar"})
+    with pytest.raises(CheckpointNotFoundError, match="Known checkpoint names"):
+        load_potential("chgnet:9.9.9")
+
+
+def test_checkpoint_in_weights_dir_is_found(isolated_settings: Path):
+    from sse_flows.potentials import resolve_checkpoint
+
+    target = isolated_settings / "weights" / "mattersim" / "mattersim-v1.0.0-1M.pth"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not really weights")
+    label, path = resolve_checkpoint(PotentialSpec(name="mattersim"))
+    assert label == "mattersim-v1.0.0-1M"
+    assert path == target
+
+
+def test_local_checkpoint_path_loads(tmp_path: Path):
+    shipped = load_potential("chgnet").provenance.checkpoint_path
+    copy = tmp_path / "my_model.pth.tar"
+    copy.write_bytes(Path(shipped).read_bytes())
+    loaded = load_potential({"name": "chgnet", "checkpoint": str(copy)})
+    assert loaded.provenance.checkpoint_path == str(copy.resolve())
+    assert loaded.provenance.checkpoint_sha256 == load_potential("chgnet").provenance.checkpoint_sha256
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mace") is not None, reason="mace installed")
+def test_missing_package_names_the_extra():
+    with pytest.raises(PotentialNotInstalledError, match=r"sse-flows\[mace\].*e3nn"):
+        load_potential("mace")
+
+
+def test_unknown_name_and_unavailable_device():
+    with pytest.raises(UnknownPotentialError, match="chgnet"):
+        load_potential("chgnet-ultra")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(PotentialError, match="cuda"):
+            load_potential({"name": "chgnet", "device": "cuda"})
+
+
+def test_deepmd_needs_a_model_file():
+    from sse_flows.potentials import resolve_checkpoint
+
+    with pytest.raises(CheckpointNotFoundError, match="needs a model file"):
+        resolve_checkpoint(PotentialSpec(name="deepmd"))
+
+
+def test_cli_lists_the_registry(isolated_settings: Path):
+    out = subprocess.run(
+        [*SSE_FLOWS, "potentials", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=cli_env(isolated_settings),
+    )
+    rows = {row["name"]: row for row in json.loads(out.stdout)}
+    assert rows["chgnet"]["installed"] is True
+    assert rows["sevennet"]["checkpoints"]["7net-mf-0"] is True
