@@ -85,7 +85,9 @@ class RunProvenance(BaseModel):
     )
 
     @classmethod
-    def start(cls, inputs: dict[str, Any], extra_packages: tuple[str, ...] = ()) -> RunProvenance:
+    def start(
+        cls, inputs: dict[str, Any], extra_packages: tuple[str, ...] = ()
+    ) -> RunProvenance:
         """Open a record at the start of a job."""
         names = CORE_PACKAGES + tuple(p for p in extra_packages if p not in CORE_PACKAGES)
         return cls(packages={n: package_version(n) for n in names}, inputs=inputs)

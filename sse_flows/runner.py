@@ -44,7 +44,9 @@ class RunRecord(BaseModel):
     state: State = Field(description="RUNNING, COMPLETED or FAILED.")
     started_at: datetime = Field(default_factory=now_utc)
     ended_at: datetime | None = None
-    output_job: str | None = Field(None, description="uuid of the job giving the flow output.")
+    output_job: str | None = Field(
+        None, description="uuid of the job giving the flow output."
+    )
     jobs: list[JobRecord] = Field(default_factory=list)
     spec: dict[str, Any] | None = Field(None, description="The spec file contents, if any.")
     host: str = Field(default_factory=socket.gethostname, description="Host running it.")
@@ -81,7 +83,9 @@ def _execute(
 ) -> RunRecord:
     jobs = list(flow.iterflow())
     record.jobs = [JobRecord(uuid=j.uuid, name=j.name) for j, _ in jobs]
-    runs.update(jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid")
+    runs.update(
+        jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
+    )
     pending = [j for j, _ in jobs if not _completed(store, j.uuid)]
     if len(pending) < len(jobs):
         for job in pending:  # detach from the stored flow so a new flow can hold them
@@ -114,9 +118,13 @@ def _execute(
             job_record.error = collector.errors.get(
                 job_record.name, "not run: a job it depends on failed"
             )
-    record.state = "COMPLETED" if all(j.state == "COMPLETED" for j in record.jobs) else "FAILED"
+    record.state = (
+        "COMPLETED" if all(j.state == "COMPLETED" for j in record.jobs) else "FAILED"
+    )
     record.ended_at = now_utc()
-    runs.update(jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid")
+    runs.update(
+        jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
+    )
     return record
 
 
@@ -152,10 +160,13 @@ def resume_flow(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> Run
     try:
         doc = runs.query_one({"flow_uuid": flow_uuid})
         if doc is None:
-            raise SSEFlowsError(f"No run with flow uuid {flow_uuid}; see `sse-flows status`.")
+            raise SSEFlowsError(
+                f"No run with flow uuid {flow_uuid}; see `sse-flows status`."
+            )
         doc.pop("_id", None)
         record = RunRecord.model_validate(doc)
         flow = Flow.from_dict(record.flow)
+        assert isinstance(flow, Flow)
         record.state = "RUNNING"
         record.ended_at = None
         record.host, record.pid = socket.gethostname(), os.getpid()
@@ -203,7 +214,9 @@ def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
     return records
 
 
-def get_output(uuid: str, settings: SSEFlowsSettings | None = None) -> dict[str, Any] | None:
+def get_output(
+    uuid: str, settings: SSEFlowsSettings | None = None
+) -> dict[str, Any] | None:
     """Return the stored output of a job (or of a flow's output job) as a plain dict."""
     settings = settings or get_settings()
     store = get_job_store(settings)

@@ -67,7 +67,9 @@ class RelaxOutput(StaticOutput):
 
     converged: bool = Field(description="Whether fmax was reached within max_steps.")
     n_steps: int = Field(description="Optimizer steps taken.")
-    energy_trajectory: list[float] = Field(description="Energy (eV) at each optimizer step.")
+    energy_trajectory: list[float] = Field(
+        description="Energy (eV) at each optimizer step."
+    )
     volume_change: float = Field(description="Relative volume change (final/initial - 1).")
     spacegroup_initial: str = Field(description="Space group symbol before relaxation.")
     spacegroup_final: str = Field(description="Space group symbol after relaxation.")
@@ -89,7 +91,9 @@ class MDStatistics(BaseModel):
     """Averages over the production frames."""
 
     temperature_mean: float = Field(description="Mean temperature in K.")
-    temperature_std: float = Field(description="Standard deviation of the temperature in K.")
+    temperature_std: float = Field(
+        description="Standard deviation of the temperature in K."
+    )
     potential_energy_mean: float = Field(description="Mean potential energy in eV.")
     total_energy_drift: float = Field(
         description="Slope of total energy per atom vs time, eV/atom/ps (NVE: ~0)."
@@ -144,5 +148,7 @@ class MDOutput(TaskOutput):
     simulated_time_ps: float = Field(description="Production time in ps.")
     wall_time_s: float = Field(description="Wall time over all segments, in s.")
     ns_per_day: float = Field(description="Simulated ns per day of wall time.")
-    resumed_from_step: int = Field(description="Step the last segment resumed from (0: none).")
+    resumed_from_step: int = Field(
+        description="Step the last segment resumed from (0: none)."
+    )
     run_dir: str = Field(description="Directory with trajectory and checkpoint.")

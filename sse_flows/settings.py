@@ -50,7 +50,7 @@ class SSEFlowsSettings(BaseSettings):
     )
     weights_dir: Path = Field(
         DEFAULT_HOME / "weights",
-        description="Directory also searched for model weights: <weights_dir>/<potential name>/.",
+        description="Also searched for model weights: <weights_dir>/<potential name>/.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Default device for potentials when a spec does not set one."

@@ -32,7 +32,9 @@ class FlowSpec(BaseModel):
     potential: str | dict[str, Any] = Field("chgnet", description="Potential name or spec.")
     flow: FlowKind = Field("relax_md", description="Which flow to build.")
     relax: dict[str, Any] = Field(default_factory=dict, description="RelaxMaker settings.")
-    static: dict[str, Any] = Field(default_factory=dict, description="StaticMaker settings.")
+    static: dict[str, Any] = Field(
+        default_factory=dict, description="StaticMaker settings."
+    )
     md: dict[str, Any] = Field(default_factory=dict, description="MDMaker settings.")
     base_dir: Path = Field(Path(), exclude=True, description="Directory of the spec file.")
 
@@ -78,14 +80,20 @@ class FlowSpec(BaseModel):
         for key, cls in (("relax", RelaxMaker), ("md", MDMaker), ("static", StaticMaker)):
             settings = dict(getattr(self, key))
             # a maker's own potential wins over the spec's top-level one
-            settings["potential"] = self._resolve_potential(settings.get("potential", self.potential))
+            settings["potential"] = self._resolve_potential(
+                settings.get("potential", self.potential)
+            )
             try:
                 makers[key] = cls(**settings)
             except (TypeError, ValueError) as exc:
-                raise SpecError(f"Invalid '{key}' settings in spec '{self.name}': {exc}") from exc
+                raise SpecError(
+                    f"Invalid '{key}' settings in spec '{self.name}': {exc}"
+                ) from exc
         job: Job | Flow
         if self.flow == "relax_md":
-            job = RelaxMDMaker(relax_maker=makers["relax"], md_maker=makers["md"]).make(structure)
+            job = RelaxMDMaker(relax_maker=makers["relax"], md_maker=makers["md"]).make(
+                structure
+            )
         else:
             job = makers[self.flow].make(structure)
         flow = job if isinstance(job, Flow) else Flow([job], output=job.output)

@@ -3,8 +3,8 @@
 import json
 import pickle
 import signal
-import sys
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,12 +38,18 @@ def _spec(tmp_path: Path, name: str = "spec.yaml", **md) -> Path:
 
 def _cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*SSE_FLOWS, *args], capture_output=True, text=True, env=cli_env(home), check=check,
+        [*SSE_FLOWS, *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(home),
+        check=check,
         timeout=600,
     )
 
 
-def test_outputs_survive_the_process_and_are_queryable(isolated_settings: Path, tmp_path: Path):
+def test_outputs_survive_the_process_and_are_queryable(
+    isolated_settings: Path, tmp_path: Path
+):
     result = _cli(isolated_settings, "run", str(_spec(tmp_path)), "--json")
     payload = json.loads(result.stdout)  # stdout holds only the JSON document
     run = payload["run"]
@@ -73,7 +79,10 @@ def test_outputs_survive_the_process_and_are_queryable(isolated_settings: Path, 
         "print(sorted(d['output']['task_type'] for d in docs))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", query], capture_output=True, text=True, env=cli_env(isolated_settings),
+        [sys.executable, "-c", query],
+        capture_output=True,
+        text=True,
+        env=cli_env(isolated_settings),
         check=True,
     )
     assert out.stdout.strip() == "['md', 'relax']"
@@ -111,11 +120,22 @@ def test_killed_run_is_reported_and_resumes(isolated_settings: Path, tmp_path: P
     doc = json.loads(_cli(isolated_settings, "show", status["flow_uuid"], "--json").stdout)
     assert doc["output"]["resumed_from_step"] == killed_at
     assert doc["output"]["trajectory"]["n_frames"] == 40
-    assert json.loads(_cli(isolated_settings, "status", "--json").stdout)[0]["state"] == "COMPLETED"
+    assert (
+        json.loads(_cli(isolated_settings, "status", "--json").stdout)[0]["state"]
+        == "COMPLETED"
+    )
 
 
-def test_exploding_md_fails_the_run_and_stores_no_md_output(isolated_settings: Path, tmp_path: Path):
-    spec = _spec(tmp_path, timestep_fs=25.0, temperature=1000, thermostat="berendsen", sample_interval=1)
+def test_exploding_md_fails_the_run_and_stores_no_md_output(
+    isolated_settings: Path, tmp_path: Path
+):
+    spec = _spec(
+        tmp_path,
+        timestep_fs=25.0,
+        temperature=1000,
+        thermostat="berendsen",
+        sample_interval=1,
+    )
     result = _cli(isolated_settings, "run", str(spec), check=False)
     assert result.returncode == 1
     assert "FAILED" in result.stdout and "MDInstabilityError" in result.stdout
@@ -133,12 +153,17 @@ def test_exploding_md_fails_the_run_and_stores_no_md_output(isolated_settings: P
         ("structure: Li2S.cif\nflow: relax\nrelx: {}\n", "relx"),
         ("structure: missing.cif\n", "not found"),
         ("structure: broken.cif\n", "Could not read a structure"),
-        ("structure: Li2S.cif\nmd: {thermostat: langevin, ensemble: nve}\n", "does not fit"),
+        (
+            "structure: Li2S.cif\nmd: {thermostat: langevin, ensemble: nve}\n",
+            "does not fit",
+        ),
         ("structure: Li2S.cif\nrelax: {fmaxx: 0.1}\n", "fmaxx"),
         (": : not yaml [\n", "not valid YAML"),
     ],
 )
-def test_bad_specs_are_explained(isolated_settings: Path, tmp_path: Path, content: str, message: str):
+def test_bad_specs_are_explained(
+    isolated_settings: Path, tmp_path: Path, content: str, message: str
+):
     (tmp_path / "Li2S.cif").write_text(Path(STRUCTURE).read_text())
     (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a 3\n")
     spec = tmp_path / "bad.yaml"
@@ -172,4 +197,7 @@ def test_spec_potential_per_maker_and_relative_checkpoint(tmp_path: Path):
     relax, md = flow.jobs
     assert relax.maker.potential == {"name": "chgnet"}
     assert relax.function_kwargs.get("potential") is None
-    assert md.maker.potential == {"name": "sevennet", "checkpoint": str((tmp_path / "my7net.pth").resolve())}
+    assert md.maker.potential == {
+        "name": "sevennet",
+        "checkpoint": str((tmp_path / "my7net.pth").resolve()),
+    }

@@ -35,7 +35,9 @@ def test_static_matches_the_calculator(li2s: Structure):
     assert out.provenance.inputs["potential"]["name"] == "chgnet"
     assert out.provenance.packages["ase"]
     # the stored document deserialises and keeps provenance
-    assert doc["output"]["potential"]["checkpoint_sha256"] == out.potential.checkpoint_sha256
+    assert (
+        doc["output"]["potential"]["checkpoint_sha256"] == out.potential.checkpoint_sha256
+    )
 
 
 @pytest.mark.parametrize("potential", ["chgnet", "sevennet"])
@@ -58,7 +60,9 @@ def test_relax_recovers_the_equilibrium_lattice(li2s: Structure, potential: str)
 def test_relax_fix_symmetry_keeps_the_space_group(li2s: Structure):
     rattled = li2s.copy()
     rattled.scale_lattice(li2s.volume * 1.05)
-    out, _ = _run(RelaxMaker(potential="chgnet", fix_symmetry=True, fmax=0.02).make(rattled))
+    out, _ = _run(
+        RelaxMaker(potential="chgnet", fix_symmetry=True, fmax=0.02).make(rattled)
+    )
     assert out.spacegroup_initial == out.spacegroup_final == "Fm-3m"
     assert out.converged
 

@@ -21,8 +21,6 @@ from sse_flows.makers import MDMaker
 from sse_flows.md.engine import CHECKPOINT_FILE, FAILURE_FILE, run_md
 from sse_flows.md.protocol import MDProtocol
 from sse_flows.md.trajectory import read_trajectory
-from sse_flows.potentials import load_potential
-from sse_flows.structures import to_atoms
 
 
 def _run(job):
@@ -48,7 +46,9 @@ def test_nve_conserves_energy_with_chgnet(li2s: Structure, tmp_path: Path):
     assert len(traj) == 60
     assert np.ptp(total) < 2e-3  # eV/atom over 0.3 ps
     assert abs(out.statistics.total_energy_drift) < 2e-3  # eV/atom/ps
-    assert np.ptp(traj.kinetic_energy) > 10 * np.ptp(total * len(li2s))  # energy really flows
+    assert np.ptp(traj.kinetic_energy) > 10 * np.ptp(
+        total * len(li2s)
+    )  # energy really flows
     # the document references the trajectory, it does not hold it
     assert len(json.dumps(doc["output"], default=str)) < 30_000
     assert "positions" not in json.dumps(doc["output"]["trajectory"])
@@ -125,7 +125,9 @@ def test_npt_responds_to_pressure(tmp_path: Path):
                 production_steps=300,
                 sample_interval=10,
             )
-            result = run_md(atoms, EMT(), protocol, tmp_path / f"{barostat}{pressure}", progress=False)
+            result = run_md(
+                atoms, EMT(), protocol, tmp_path / f"{barostat}{pressure}", progress=False
+            )
             volumes[barostat, pressure] = np.abs(
                 np.linalg.det(read_trajectory(result.trajectory_path).cells)
             ).mean()
@@ -135,7 +137,7 @@ def test_npt_responds_to_pressure(tmp_path: Path):
         assert -0.10 < strain < -0.04, (barostat, strain)
 
 
-class _Killed(Exception):
+class _KilledError(Exception):
     pass
 
 
@@ -151,7 +153,9 @@ class _Killed(Exception):
         ("npt", "mtk"),
     ],
 )
-def test_resume_equals_uninterrupted_for_every_integrator(ensemble, thermostat, tmp_path, monkeypatch):
+def test_resume_equals_uninterrupted_for_every_integrator(
+    ensemble, thermostat, tmp_path, monkeypatch
+):
     atoms = bulk("Cu", cubic=True).repeat(2)
     atoms.rattle(0.05, seed=1)
     protocol = MDProtocol(
@@ -169,11 +173,11 @@ def test_resume_equals_uninterrupted_for_every_integrator(ensemble, thermostat, 
 
     def die_at_step_75(energy, step, prot):
         if step == 75:
-            raise _Killed
+            raise _KilledError
         original(energy, step, prot)
 
     monkeypatch.setattr(engine, "check_energy", die_at_step_75)
-    with pytest.raises(_Killed):
+    with pytest.raises(_KilledError):
         run_md(atoms, EMT(), protocol, tmp_path / "split", progress=False)
     monkeypatch.setattr(engine, "check_energy", original)
     resumed = run_md(atoms, EMT(), protocol, tmp_path / "split", progress=False)
@@ -184,7 +188,9 @@ def test_resume_equals_uninterrupted_for_every_integrator(ensemble, thermostat, 
     np.testing.assert_array_equal(a.steps, b.steps)
     np.testing.assert_allclose(a.positions, b.positions, atol=1e-5)  # float32 file
     np.testing.assert_allclose(whole.atoms.positions, resumed.atoms.positions, atol=1e-10)
-    np.testing.assert_allclose(whole.atoms.get_momenta(), resumed.atoms.get_momenta(), atol=1e-10)
+    np.testing.assert_allclose(
+        whole.atoms.get_momenta(), resumed.atoms.get_momenta(), atol=1e-10
+    )
     np.testing.assert_allclose(whole.atoms.cell.array, resumed.atoms.cell.array, atol=1e-10)
 
 
@@ -236,12 +242,18 @@ def test_killed_chgnet_job_resumes_to_the_same_result(li2s: Structure, tmp_path:
 
     resumed = subprocess.run(
         [sys.executable, str(script), str(structure_file), str(split)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert f"finished {killed_at}" in resumed.stdout
     subprocess.run(
         [sys.executable, str(script), str(structure_file), str(whole)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     a = read_trajectory(whole / "trajectory.h5")
     b = read_trajectory(split / "trajectory.h5")
@@ -263,7 +275,7 @@ def test_exploding_run_is_stopped_and_marked_failed(li2s: Structure, tmp_path: P
         run_dir=str(tmp_path / "boom"),
     )
     job = maker.make(li2s)
-    with pytest.raises(MDInstabilityError, match="ran away|apart|non-finite"):
+    with pytest.raises(MDInstabilityError, match=r"ran away|apart|non-finite"):
         job.run(JobStore(MemoryStore()))
     failure = json.loads((tmp_path / "boom" / FAILURE_FILE).read_text())
     assert failure["step"] < 200
@@ -280,7 +292,14 @@ def test_exploding_run_is_stopped_and_marked_failed(li2s: Structure, tmp_path: P
 def test_overlapping_atoms_are_caught(tmp_path: Path):
     atoms = bulk("Cu", cubic=True).repeat(2)
     atoms.positions[1] = atoms.positions[0] + [0.3, 0.0, 0.0]
-    protocol = MDProtocol(ensemble="nve", temperature=10, timestep_fs=0.1, production_steps=10, sample_interval=1, max_temperature_factor=1e9)
+    protocol = MDProtocol(
+        ensemble="nve",
+        temperature=10,
+        timestep_fs=0.1,
+        production_steps=10,
+        sample_interval=1,
+        max_temperature_factor=1e9,
+    )
     with pytest.raises(MDInstabilityError, match="apart"):
         run_md(atoms, EMT(), protocol, tmp_path, progress=False)
 
@@ -290,7 +309,13 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path: Path):
     first = MDProtocol(temperature=300, production_steps=20, checkpoint_interval=10)
     run_md(atoms, EMT(), first, tmp_path, progress=False)
     with pytest.raises(CheckpointMismatchError, match="other settings"):
-        run_md(atoms, EMT(), MDProtocol(temperature=400, production_steps=20), tmp_path, progress=False)
+        run_md(
+            atoms,
+            EMT(),
+            MDProtocol(temperature=400, production_steps=20),
+            tmp_path,
+            progress=False,
+        )
     # a finished run asked again returns its result without stepping
     again = run_md(atoms, EMT(), first, tmp_path, progress=False)
     assert again.resumed_from_step == 20

@@ -30,13 +30,25 @@ def test_shorthand_and_dict_specs_parse():
 
 def test_availability_reports_shipped_weights():
     rows = {row.name: row for row in availability()}
-    assert set(rows) >= {"chgnet", "sevennet", "mattersim", "mace", "m3gnet", "orb", "deepmd"}
+    assert set(rows) >= {
+        "chgnet",
+        "sevennet",
+        "mattersim",
+        "mace",
+        "m3gnet",
+        "orb",
+        "deepmd",
+    }
     assert rows["chgnet"].installed and rows["chgnet"].checkpoints["0.3.0"]
-    assert rows["sevennet"].checkpoints["7net-0"] and rows["sevennet"].checkpoints["7net-l3i5"]
+    assert (
+        rows["sevennet"].checkpoints["7net-0"] and rows["sevennet"].checkpoints["7net-l3i5"]
+    )
     assert rows["sevennet"].checkpoints["7net-omat"] is False  # downloads only
 
 
-@pytest.mark.parametrize(("name", "checkpoint"), [("chgnet", "0.3.0"), ("sevennet", "7net-0")])
+@pytest.mark.parametrize(
+    ("name", "checkpoint"), [("chgnet", "0.3.0"), ("sevennet", "7net-0")]
+)
 def test_provenance_identifies_the_weights(name, checkpoint, li2s: Structure):
     loaded = load_potential(name, elements=["Li", "S"])
     prov = loaded.provenance
@@ -62,10 +74,10 @@ def test_unsupported_elements_are_named():
 
 
 def test_missing_checkpoint_says_where_it_looked(isolated_settings: Path):
-    with pytest.raises(CheckpointNotFoundError, match="7net-omat.*weights") as info:
+    with pytest.raises(CheckpointNotFoundError, match=r"7net-omat.*weights") as info:
         load_potential("sevennet:7net-omat")
     assert str(isolated_settings / "weights") in str(info.value)
-    with pytest.raises(CheckpointNotFoundError, match="not found: .*nowhere.pth.tar"):
+    with pytest.raises(CheckpointNotFoundError, match=r"not found: .*nowhere\.pth\.tar"):
         load_potential({"name": "chgnet", "checkpoint": "/tmp/nowhere.pth.tar"})
     with pytest.raises(CheckpointNotFoundError, match="Known checkpoint names"):
         load_potential("chgnet:9.9.9")
@@ -88,7 +100,10 @@ def test_local_checkpoint_path_loads(tmp_path: Path):
     copy.write_bytes(Path(shipped).read_bytes())
     loaded = load_potential({"name": "chgnet", "checkpoint": str(copy)})
     assert loaded.provenance.checkpoint_path == str(copy.resolve())
-    assert loaded.provenance.checkpoint_sha256 == load_potential("chgnet").provenance.checkpoint_sha256
+    assert (
+        loaded.provenance.checkpoint_sha256
+        == load_potential("chgnet").provenance.checkpoint_sha256
+    )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mace") is not None, reason="mace installed")

@@ -15,7 +15,9 @@ def test_environment_variables_are_read(isolated_settings: Path):
 
 def test_yaml_file_is_below_environment(tmp_path, monkeypatch):
     config = tmp_path / "conf.yaml"
-    config.write_text("store: memory\ndevice: cpu\nwork_dir: ~/somewhere\nmongo_port: 27018\n")
+    config.write_text(
+        "store: memory\ndevice: cpu\nwork_dir: ~/somewhere\nmongo_port: 27018\n"
+    )
     monkeypatch.setenv("SSE_FLOWS_CONFIG_FILE", str(config))
     monkeypatch.delenv("SSE_FLOWS_WORK_DIR")
     settings = get_settings()

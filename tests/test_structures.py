@@ -36,12 +36,17 @@ def test_missing_file(tmp_path: Path):
 
 def _disordered() -> Structure:
     return Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(5.7), [{"S": 0.5, "Cl": 0.5}, "Li"], [[0, 0, 0], [0.25, 0.25, 0.25]]
+        "Fm-3m",
+        Lattice.cubic(5.7),
+        [{"S": 0.5, "Cl": 0.5}, "Li"],
+        [[0, 0, 0], [0.25, 0.25, 0.25]],
     )
 
 
 def test_partial_occupancy_is_refused_with_a_hint():
-    with pytest.raises(DisorderedStructureError, match="OrderDisorderedStructureTransformation"):
+    with pytest.raises(
+        DisorderedStructureError, match="OrderDisorderedStructureTransformation"
+    ):
         require_ordered(_disordered())
 
 

@@ -84,7 +84,9 @@ def potentials(
 @app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="Flow specification YAML file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the output as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the output as JSON.")
+    ] = False,
 ) -> None:
     """Run the flow a YAML spec describes, locally, on the configured store."""
     import yaml
@@ -120,7 +122,9 @@ def run(
 
 
 @app.command()
-def resume(flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flow.")]) -> None:
+def resume(
+    flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flow.")],
+) -> None:
     """Rerun the unfinished jobs of a flow (MD continues from its checkpoint)."""
     from sse_flows.runner import resume_flow
 
@@ -131,7 +135,10 @@ def resume(flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flo
         _fail(exc)
     typer.echo(f"flow {record.flow_uuid} '{record.name}': {record.state}")
     for job in record.jobs:
-        typer.echo(f"  {job.name:12s} {job.uuid}  {job.state}" + (f"  {job.error}" if job.error else ""))
+        typer.echo(
+            f"  {job.name:12s} {job.uuid}  {job.state}"
+            + (f"  {job.error}" if job.error else "")
+        )
     if record.state != "COMPLETED":
         raise typer.Exit(code=1)
 
@@ -163,7 +170,9 @@ def status(
 @app.command()
 def show(
     uuid: Annotated[str, typer.Argument(help="Job uuid, or flow uuid for its output.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole document.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole document.")
+    ] = False,
 ) -> None:
     """Print a stored output document."""
     from sse_flows.runner import get_output
@@ -184,10 +193,13 @@ def summarise(doc: dict[str, Any]) -> str:
         f"of {summary.get('formula_pretty', '?')} ({summary.get('nsites', '?')} sites)",
         f"  potential: {potential.get('name')} {potential.get('checkpoint')} "
         f"({potential.get('package')} {potential.get('package_version')}, "
-        f"{potential.get('device')}, sha256 {str(potential.get('checkpoint_sha256'))[:12]})",
+        f"{potential.get('device')}, "
+        f"sha256 {str(potential.get('checkpoint_sha256'))[:12]})",
     ]
     if "energy_per_atom" in out:
-        lines.append(f"  energy: {out['energy']:.4f} eV ({out['energy_per_atom']:.4f} eV/atom)")
+        lines.append(
+            f"  energy: {out['energy']:.4f} eV ({out['energy_per_atom']:.4f} eV/atom)"
+        )
     if "converged" in out:
         lines.append(
             f"  relax: converged={out['converged']} in {out['n_steps']} steps, "
@@ -197,7 +209,8 @@ def summarise(doc: dict[str, Any]) -> str:
         stats, protocol, traj = out["statistics"], out["protocol"], out["trajectory"]
         lines += [
             f"  md: {protocol['ensemble']}/{protocol['thermostat']} at "
-            f"{protocol['temperature']} K, {out['steps']} steps of {protocol['timestep_fs']} fs",
+            f"{protocol['temperature']} K, {out['steps']} steps "
+            f"of {protocol['timestep_fs']} fs",
             f"  T = {stats['temperature_mean']:.1f} +- {stats['temperature_std']:.1f} K, "
             f"<V> = {stats['volume_mean']:.2f} A^3, drift "
             f"{stats['total_energy_drift']:.2e} eV/atom/ps",
@@ -223,4 +236,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

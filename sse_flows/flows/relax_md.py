@@ -13,8 +13,11 @@ from sse_flows.makers.base import PotentialInput
 
 @dataclass
 class RelaxMDMaker(Maker):
-    """relax -> MD. ``potential``, if set, is passed to both jobs as an argument;
-    if None each job uses its own maker's potential."""
+    """relax -> MD on the relaxed structure.
+
+    ``potential``, if set, is passed to both jobs as an argument; if None each job
+    uses its own maker's potential.
+    """
 
     name: str = "relax md"
     potential: PotentialInput | None = None

@@ -32,14 +32,18 @@ class MDMaker(PotentialJobMaker, MDProtocol):
     run_dir: str | None = None
 
     @job(output_schema=MDOutput)
-    def make(self, structure: Structure, potential: PotentialInput | None = None) -> MDOutput:
+    def make(
+        self, structure: Structure, potential: PotentialInput | None = None
+    ) -> MDOutput:
         """Run the MD protocol on the structure."""
         loaded, provenance = self.prepare(structure, potential)
         settings = get_settings()
         run_dir = (
             Path(self.run_dir).expanduser()
             if self.run_dir
-            else current_job_dir(settings.work_dir, fallback=f"md-{provenance.started_at:%Y%m%d-%H%M%S-%f}")
+            else current_job_dir(
+                settings.work_dir, fallback=f"md-{provenance.started_at:%Y%m%d-%H%M%S-%f}"
+            )
         )
         result = run_md(
             to_atoms(structure),

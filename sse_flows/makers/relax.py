@@ -8,6 +8,7 @@ from typing import Literal
 from ase.filters import ExpCellFilter, FrechetCellFilter
 from jobflow import job
 from pymatgen.core import Structure
+from pymatgen.core.trajectory import Trajectory
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sse_flows.errors import SSEFlowsError
@@ -26,7 +27,7 @@ class RelaxationNotConvergedError(SSEFlowsError):
 def _spacegroup(structure: Structure, symprec: float) -> str:
     try:
         return SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_symbol()
-    except Exception:  # noqa: BLE001 - spglib fails on odd cells; the label is informative only
+    except Exception:
         return "unknown"
 
 
@@ -49,7 +50,9 @@ class RelaxMaker(PotentialJobMaker):
     require_convergence: bool = True
 
     @job(output_schema=RelaxOutput)
-    def make(self, structure: Structure, potential: PotentialInput | None = None) -> RelaxOutput:
+    def make(
+        self, structure: Structure, potential: PotentialInput | None = None
+    ) -> RelaxOutput:
         """Relax the structure and return the relaxed structure with its energies."""
         from atomate2.ase.utils import AseRelaxer
 
@@ -65,12 +68,14 @@ class RelaxMaker(PotentialJobMaker):
             to_atoms(structure),
             fmax=self.fmax,
             steps=self.max_steps,
-            final_atoms_object_file=None,
+            final_atoms_object_file=None,  # type: ignore[arg-type]
             cell_filter=CELL_FILTERS[self.cell_filter],
             use_emmet_models=False,
         )
         final = result.final_mol_or_struct
-        energies = [float(f["energy"]) for f in result.trajectory.frame_properties]
+        trajectory = result.trajectory
+        assert isinstance(final, Structure) and isinstance(trajectory, Trajectory)
+        energies = [float(f["energy"]) for f in trajectory.frame_properties or []]
         n_steps = max(len(energies) - 2, 0)  # observer saw the start and an extra end call
         if self.require_convergence and not result.converged:
             raise RelaxationNotConvergedError(

@@ -54,13 +54,17 @@ class StaticMaker(PotentialJobMaker):
     name: str = "static"
 
     @job(output_schema=StaticOutput)
-    def make(self, structure: Structure, potential: PotentialInput | None = None) -> StaticOutput:
+    def make(
+        self, structure: Structure, potential: PotentialInput | None = None
+    ) -> StaticOutput:
         """Evaluate the potential once."""
         loaded, provenance = self.prepare(structure, potential)
         atoms = to_atoms(structure)
         atoms.calc = loaded.calculator
         fields = static_fields(atoms)
         return StaticOutput(
-            **common_fields("static", to_structure(atoms), structure, loaded.provenance, provenance),
+            **common_fields(
+                "static", to_structure(atoms), structure, loaded.provenance, provenance
+            ),
             **fields,
         )

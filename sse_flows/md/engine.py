@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 import pickle
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,13 +78,15 @@ def _write_checkpoint(path: Path, checkpoint: _Checkpoint) -> None:
 
 def _read_checkpoint(path: Path, fingerprint: str, numbers: np.ndarray) -> _Checkpoint:
     with path.open("rb") as handle:
-        checkpoint: _Checkpoint = pickle.load(handle)  # noqa: S301 - our own file
+        checkpoint: _Checkpoint = pickle.load(handle)
     if checkpoint.version != CHECKPOINT_VERSION:
         raise CheckpointMismatchError(
             f"{path} was written by another checkpoint format (v{checkpoint.version}); "
             "delete the run directory to start again."
         )
-    if checkpoint.fingerprint != fingerprint or not np.array_equal(checkpoint.numbers, numbers):
+    if checkpoint.fingerprint != fingerprint or not np.array_equal(
+        checkpoint.numbers, numbers
+    ):
         raise CheckpointMismatchError(
             f"{path} belongs to an MD run with other settings or another structure. "
             f"Delete {path.parent} to start afresh, or run with a new run directory."
@@ -126,7 +128,9 @@ def run_md(
     run_dir.mkdir(parents=True, exist_ok=True)
     atoms = atoms.copy()
     atoms.calc = calculator
-    fingerprint = protocol.fingerprint({**(fingerprint_extra or {}), "start": _state_hash(atoms)})
+    fingerprint = protocol.fingerprint(
+        {**(fingerprint_extra or {}), "start": _state_hash(atoms)}
+    )
     checkpoint_path = run_dir / CHECKPOINT_FILE
     trajectory_path = run_dir / TRAJECTORY_FILE
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)
@@ -205,7 +209,7 @@ def run_md(
     try:
         check_energy(atoms.get_potential_energy(), step, protocol)
         while step < total:
-            dyn.step()
+            dyn.step()  # type: ignore[attr-defined]
             step += 1
             check_energy(atoms.get_potential_energy(), step, protocol)
             if step % protocol.sample_interval == 0:

@@ -27,7 +27,9 @@ def check_energy(energy: float, step: int, protocol: MDProtocol) -> None:
         raise _fail(step, f"the potential energy is {energy}", protocol)
 
 
-def check_frame(atoms: Atoms, step: int, protocol: MDProtocol, reference_temperature: float) -> None:
+def check_frame(
+    atoms: Atoms, step: int, protocol: MDProtocol, reference_temperature: float
+) -> None:
     """At sampled steps: finite forces, no overlapping atoms, no temperature runaway."""
     forces = atoms.get_forces()
     if not np.isfinite(forces).all():

@@ -62,7 +62,9 @@ def build_dynamics(atoms: Atoms, protocol: MDProtocol) -> MolecularDynamics:
     if key == ("npt", "berendsen"):
         from ase.md.nptberendsen import Inhomogeneous_NPTBerendsen, NPTBerendsen
 
-        cls = NPTBerendsen if protocol.npt_cell == "isotropic" else Inhomogeneous_NPTBerendsen
+        cls = (
+            NPTBerendsen if protocol.npt_cell == "isotropic" else Inhomogeneous_NPTBerendsen
+        )
         return cls(
             atoms,
             timestep=dt,
@@ -74,7 +76,7 @@ def build_dynamics(atoms: Atoms, protocol: MDProtocol) -> MolecularDynamics:
             fixcm=protocol.fix_com,
         )
     if key == ("npt", "mtk"):
-        from ase.md.nose_hoover_chain import IsotropicMTKNPT, MTKNPT
+        from ase.md.nose_hoover_chain import MTKNPT, IsotropicMTKNPT
 
         mtk = IsotropicMTKNPT if protocol.npt_cell == "isotropic" else MTKNPT
         return mtk(

@@ -70,7 +70,11 @@ class MDProtocol:
         for key, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{key} must be positive, got {value}")
-        if self.temperature < 0 or self.equilibration_steps < 0 or self.production_steps < 0:
+        if (
+            self.temperature < 0
+            or self.equilibration_steps < 0
+            or self.production_steps < 0
+        ):
             raise ValueError("temperature and step counts must not be negative")
 
     @property

@@ -108,7 +108,9 @@ class TrajectoryWriter:
         """Frames written plus frames waiting in the buffer."""
         return self.n_written + len(self._buffer)
 
-    def append(self, atoms: Atoms, step: int, time_fs: float, stress: np.ndarray | None) -> None:
+    def append(
+        self, atoms: Atoms, step: int, time_fs: float, stress: np.ndarray | None
+    ) -> None:
         """Buffer one frame (the calculator's cached results are reused)."""
         frame: dict[str, Any] = {
             "positions": atoms.positions.astype(np.float32),

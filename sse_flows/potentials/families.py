@@ -182,7 +182,10 @@ def _mace_elements(calc: Calculator) -> frozenset[str]:
 
 # ---------------------------------------------------------------------- M3GNet (matgl)
 def _matgl_candidates(name: str, settings: SSEFlowsSettings) -> list[Path]:
-    return [Path("~/.cache/matgl").expanduser() / name, settings.weights_dir / "m3gnet" / name]
+    return [
+        Path("~/.cache/matgl").expanduser() / name,
+        settings.weights_dir / "m3gnet" / name,
+    ]
 
 
 def _matgl_build(path: Path | None, device: str, options: dict[str, Any]) -> Calculator:

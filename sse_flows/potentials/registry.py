@@ -151,7 +151,12 @@ def load_potential(
         )
     label, path = resolve_checkpoint(spec, settings)
     device = resolve_device(spec.device, settings) if family.needs_torch else "cpu"
-    key = (family.name, str(path) if path else None, device, repr(sorted(spec.options.items())))
+    key = (
+        family.name,
+        str(path) if path else None,
+        device,
+        repr(sorted(spec.options.items())),
+    )
     with _CACHE_LOCK:
         loaded = _CACHE.get(key)
         if loaded is None:
@@ -222,8 +227,7 @@ def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]
     for family in FAMILIES.values():
         installed = family.installed()
         checkpoints = {
-            name: installed
-            and any(p.exists() for p in family.candidates(name, settings))
+            name: installed and any(p.exists() for p in family.candidates(name, settings))
             for name in family.known_checkpoints
         }
         rows.append(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores.gridfs import GridFSURIStore
 from maggma.stores import (
     GridFSStore,
-    MemoryStore,     MongoStore,
+    MemoryStore,
+    MongoStore,
     MongoURIStore,
     MontyStore,
 )
+from maggma.stores.gridfs import GridFSURIStore
 
 from sse_flows.settings import SSEFlowsSettings, get_settings
 
@@ -62,7 +63,9 @@ def get_job_store(settings: SSEFlowsSettings | None = None) -> JobStore:
         # GridFS: data objects may exceed MongoDB's 16 MB document limit.
         if settings.mongo_uri:
             data = GridFSURIStore(
-                uri=settings.mongo_uri, collection_name=DATA, database=settings.mongo_database
+                uri=settings.mongo_uri,
+                collection_name=DATA,
+                database=settings.mongo_database,
             )
         else:
             data = GridFSStore(

@@ -27,7 +27,7 @@ def read_structure(path: str | Path) -> Structure:
         warnings.simplefilter("ignore")
         try:
             structure = Structure.from_file(str(path))
-        except Exception as exc:  # noqa: BLE001 - every parser failure is reported below
+        except Exception as exc:
             errors.append(f"pymatgen: {type(exc).__name__}: {exc}")
             try:
                 from ase.io import read
@@ -36,7 +36,7 @@ def read_structure(path: str | Path) -> Structure:
                 if not isinstance(atoms, Atoms) or not atoms.pbc.any():
                     raise ValueError("not a periodic structure") from None
                 structure = AseAtomsAdaptor.get_structure(atoms)
-            except Exception as exc2:  # noqa: BLE001
+            except Exception as exc2:
                 errors.append(f"ase: {type(exc2).__name__}: {exc2}")
                 structure = None
     if structure is None or len(structure) == 0:

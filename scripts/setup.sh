@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up sse-flows on a fresh machine: a virtual environment in .venv with the package,
+# the models that ship their weights (CHGNet, SevenNet) and the test tools.
+# Usage: bash scripts/setup.sh [extras]   (default extras: chgnet,sevenn,test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-chgnet,sevenn,test}"
+python="${PYTHON:-python3.11}"
+command -v "$python" >/dev/null 2>&1 || python=python3
+"$python" - <<'PY'
+import sys
+if sys.version_info[:2] != (3, 11):
+    sys.exit(f"sse-flows needs Python 3.11, found {sys.version.split()[0]}; set PYTHON=...")
+PY
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
+if .venv/bin/python -m pip show torchvision >/dev/null 2>&1 && \
+   ! .venv/bin/python -c "import torchvision" >/dev/null 2>&1; then
+    echo "removing a torchvision/torchaudio that cannot import beside CPU torch" >&2
+    .venv/bin/python -m pip uninstall --quiet -y torchvision torchaudio
+fi
+echo "sse-flows installed in .venv ($(.venv/bin/python -c 'import sse_flows; print(sse_flows.__version__)'))" >&2
