@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OMP_NUM_THREADS=1
-.venv/bin/ruff check sse_flows tests benchmarks examples
-.venv/bin/ruff format --check sse_flows tests benchmarks examples
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy sse_flows
 .venv/bin/python -m pytest "$@"

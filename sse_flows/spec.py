@@ -73,6 +73,25 @@ class FlowSpec(BaseModel):
                 spec = spec.model_copy(update={"checkpoint": str(candidate.resolve())})
         return spec.model_dump(exclude_defaults=True)
 
+    def preflight(self, flow: Flow) -> None:
+        """Fail early if a potential is not installed or has no weights on disk.
+
+        Element coverage needs the model loaded, so it is checked when the job runs.
+        """
+        from sse_flows.potentials import get_family, resolve_checkpoint
+        from sse_flows.potentials.registry import require_installed
+
+        for job in flow.iterflow():
+            maker = getattr(job[0], "maker", None)
+            potential = job[0].function_kwargs.get("potential") or getattr(
+                maker, "potential", None
+            )
+            if potential is None:
+                continue
+            spec = PotentialSpec.parse(potential)
+            require_installed(get_family(spec.name))
+            resolve_checkpoint(spec)
+
     def build(self) -> Flow:
         """Return the flow the spec describes, with resolved settings."""
         structure = self.load_structure()

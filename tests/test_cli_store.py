@@ -159,6 +159,11 @@ def test_exploding_md_fails_the_run_and_stores_no_md_output(
         ),
         ("structure: Li2S.cif\nrelax: {fmaxx: 0.1}\n", "fmaxx"),
         (": : not yaml [\n", "not valid YAML"),
+        (
+            "structure: Li2S.cif\nflow: md\nmd: {potential: 'sevennet:7net-omat'}\n",
+            "not on this",
+        ),
+        ("structure: Li2S.cif\nflow: relax\npotential: mace\n", "sse-flows[mace]"),
     ],
 )
 def test_bad_specs_are_explained(

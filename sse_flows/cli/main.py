@@ -97,6 +97,7 @@ def run(
     try:
         flow_spec = FlowSpec.from_file(spec)
         flow = flow_spec.build()
+        flow_spec.preflight(flow)
     except SSEFlowsError as exc:
         _fail(exc)
     raw = yaml.safe_load(spec.read_text())

@@ -65,6 +65,15 @@ def _install_hint(family: PotentialFamily) -> str:
     return f"{hint} ({family.notes})" if family.notes else hint
 
 
+def require_installed(family: PotentialFamily) -> None:
+    """Raise PotentialNotInstalledError, naming the extra to install."""
+    if not family.installed():
+        raise PotentialNotInstalledError(
+            f"Potential '{family.name}' needs the Python package '{family.package}', "
+            f"which is not installed. Install it with: {_install_hint(family)}"
+        )
+
+
 def resolve_checkpoint(
     spec: PotentialSpec, settings: SSEFlowsSettings | None = None
 ) -> tuple[str | None, Path | None]:
@@ -144,11 +153,7 @@ def load_potential(
     spec = PotentialSpec.parse(spec)
     settings = settings or get_settings()
     family = get_family(spec.name)
-    if not family.installed():
-        raise PotentialNotInstalledError(
-            f"Potential '{family.name}' needs the Python package '{family.package}', "
-            f"which is not installed. Install it with: {_install_hint(family)}"
-        )
+    require_installed(family)
     label, path = resolve_checkpoint(spec, settings)
     device = resolve_device(spec.device, settings) if family.needs_torch else "cpu"
     key = (
