@@ -140,7 +140,9 @@ class MDOutput(TaskOutput):
 
     protocol: dict[str, Any] = Field(description="Resolved MD protocol (units K, GPa, fs).")
     trajectory: TrajectoryReference = Field(description="The production trajectory file.")
-    statistics: MDStatistics = Field(description="Averages over production frames.")
+    statistics: MDStatistics | None = Field(
+        description="Averages over production frames (None when no frame was stored)."
+    )
     equilibration: dict[str, float] = Field(
         default_factory=dict, description="Mean/std temperature during equilibration."
     )

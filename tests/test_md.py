@@ -342,6 +342,17 @@ def test_positions_are_unwrapped_for_diffusion(tmp_path: Path):
     assert displacement.min() > traj.cells[0, 0, 0]  # moved more than a box length, no wrap
 
 
+def test_equilibration_only_run_has_no_statistics(cu_cell):
+    maker = MDMaker(
+        potential="emt", temperature=300, equilibration_steps=20, production_steps=0
+    )
+    out, _ = _run(maker.make(cu_cell))
+    assert out.statistics is None
+    assert out.trajectory.n_frames == 0
+    assert out.equilibration["samples"] == 2
+    assert out.structure != cu_cell  # the atoms moved
+
+
 def test_invalid_protocols_are_refused():
     with pytest.raises(ValueError, match="does not fit"):
         MDProtocol(ensemble="nve", thermostat="langevin")

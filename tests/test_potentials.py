@@ -122,6 +122,20 @@ def test_unknown_name_and_unavailable_device():
             load_potential({"name": "chgnet", "device": "cuda"})
 
 
+def test_multi_fidelity_checkpoint_needs_its_modal(li2s):
+    with pytest.raises(PotentialError, match=r"modal.*R2SCAN.*options: \{modal"):
+        load_potential("sevennet:7net-mf-0")
+    loaded = load_potential(
+        {"name": "sevennet", "checkpoint": "7net-mf-0", "options": {"modal": "PBE"}}
+    )
+    assert loaded.provenance.options == {"modal": "PBE"}
+    from sse_flows.structures import to_atoms
+
+    atoms = to_atoms(li2s)
+    atoms.calc = loaded.calculator
+    assert -6.0 < atoms.get_potential_energy() / len(atoms) < -2.0
+
+
 def test_deepmd_needs_a_model_file():
     from sse_flows.potentials import resolve_checkpoint
 

@@ -208,13 +208,19 @@ def summarise(doc: dict[str, Any]) -> str:
         )
     if "statistics" in out:
         stats, protocol, traj = out["statistics"], out["protocol"], out["trajectory"]
-        lines += [
+        lines.append(
             f"  md: {protocol['ensemble']}/{protocol['thermostat']} at "
             f"{protocol['temperature']} K, {out['steps']} steps "
-            f"of {protocol['timestep_fs']} fs",
-            f"  T = {stats['temperature_mean']:.1f} +- {stats['temperature_std']:.1f} K, "
-            f"<V> = {stats['volume_mean']:.2f} A^3, drift "
-            f"{stats['total_energy_drift']:.2e} eV/atom/ps",
+            f"of {protocol['timestep_fs']} fs"
+        )
+        if stats:
+            lines.append(
+                f"  T = {stats['temperature_mean']:.1f} "
+                f"+- {stats['temperature_std']:.1f} K, "
+                f"<V> = {stats['volume_mean']:.2f} A^3, drift "
+                f"{stats['total_energy_drift']:.2e} eV/atom/ps"
+            )
+        lines += [
             f"  trajectory: {traj['path']} ({traj['n_frames']} frames, "
             f"{traj['size_bytes'] / 1024:.0f} kB)",
             f"  speed: {out['ns_per_day']:.3f} ns/day, wall {out['wall_time_s']:.1f} s",

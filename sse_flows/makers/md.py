@@ -58,14 +58,18 @@ class MDMaker(PotentialJobMaker, MDProtocol):
             description=f"{self.name} {structure.composition.reduced_formula}",
         )
         frames = read_trajectory(result.trajectory_path)
-        statistics = MDStatistics.from_frames(
-            frames.time_fs,
-            frames.potential_energy,
-            frames.kinetic_energy,
-            frames.temperature,
-            frames.cells,
-            frames.stress,
-            len(structure),
+        statistics = (
+            MDStatistics.from_frames(
+                frames.time_fs,
+                frames.potential_energy,
+                frames.kinetic_energy,
+                frames.temperature,
+                frames.cells,
+                frames.stress,
+                len(structure),
+            )
+            if len(frames)
+            else None
         )
         simulated_ps = self.production_steps * self.timestep_fs / 1000.0
         total_ps = self.total_steps * self.timestep_fs / 1000.0

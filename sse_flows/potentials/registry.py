@@ -182,9 +182,10 @@ def _build(
     try:
         calculator = family.build(path, device, dict(spec.options))
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        note = f" Note: {family.notes}." if family.notes else ""
         raise PotentialError(
             f"Loading potential '{spec.label()}' from {path} failed: "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {exc}.{note}"
         ) from exc
     provenance = PotentialProvenance(
         name=family.name,
