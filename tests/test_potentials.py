@@ -154,3 +154,25 @@ def test_cli_lists_the_registry(isolated_settings: Path):
     rows = {row["name"]: row for row in json.loads(out.stdout)}
     assert rows["chgnet"]["installed"] is True
     assert rows["sevennet"]["checkpoints"]["7net-mf-0"] is True
+
+
+@pytest.mark.parametrize("name", ["chgnet", "sevennet", "emt"])
+def test_stress_is_the_strain_derivative_in_ase_units(name: str, li2s: Structure):
+    """sigma_xx = (1/V) dE/d(eps_xx): checks units (eV/A^3) and sign (ASE) per family."""
+    from ase.build import bulk
+
+    from sse_flows.structures import to_atoms
+
+    atoms = bulk("Cu", cubic=True) if name == "emt" else to_atoms(li2s)
+    atoms.set_cell(atoms.cell * 1.03, scale_atoms=True)  # expanded: tensile stress
+    atoms.calc = load_potential(name).calculator
+    stress_xx = atoms.get_stress()[0]
+    energies = []
+    for eps in (-0.004, 0.004):
+        strained = atoms.copy()
+        strained.calc = atoms.calc
+        strained.set_cell(atoms.cell.array @ np.diag([1 + eps, 1, 1]), scale_atoms=True)
+        energies.append(strained.get_potential_energy())
+    numeric = (energies[1] - energies[0]) / 0.008 / atoms.get_volume()
+    assert stress_xx > 0
+    assert stress_xx == pytest.approx(numeric, rel=0.05)

@@ -163,16 +163,11 @@ def _mace_candidates(name: str, settings: SSEFlowsSettings) -> list[Path]:
 
 
 def _mace_build(path: Path | None, device: str, options: dict[str, Any]) -> Calculator:
-    import torch
     from mace.calculators import MACECalculator
 
-    # MACE sets torch's global default dtype; restore it so later jobs are unaffected.
-    dtype = torch.get_default_dtype()
-    try:
-        opts = {"default_dtype": "float64", **options}
-        return MACECalculator(model_paths=str(path), device=device, **opts)
-    finally:
-        torch.set_default_dtype(dtype)
+    # MACE sets torch's global default dtype; the registry restores it after loading.
+    opts = {"default_dtype": "float64", **options}
+    return MACECalculator(model_paths=str(path), device=device, **opts)
 
 
 def _mace_elements(calc: Calculator) -> frozenset[str]:
@@ -193,7 +188,8 @@ def _matgl_build(path: Path | None, device: str, options: dict[str, Any]) -> Cal
     from matgl.ext.ase import PESCalculator
 
     model = matgl.load_model(str(path))
-    return PESCalculator(model, **options)
+    # matgl >= 1.2 reports stress in GPa by default; ASE (and our NPT) needs eV/A^3.
+    return PESCalculator(model, **{"stress_unit": "eV/A3", **options})
 
 
 def _matgl_elements(calc: Calculator) -> frozenset[str]:
@@ -211,7 +207,14 @@ def _orb_build(path: Path | None, device: str, options: dict[str, Any]) -> Calcu
     from orb_models.forcefield import pretrained
     from orb_models.forcefield.calculator import ORBCalculator
 
-    architecture = options.pop("architecture", "orb-v3-conservative-inf-mpa")
+    assert path is not None
+    names = [k for k in pretrained.ORB_PRETRAINED_MODELS if path.name.startswith(k)]
+    architecture = options.pop("architecture", None) or max(names, key=len, default=None)
+    if architecture is None:
+        raise ValueError(
+            f"cannot tell the ORB architecture of {path.name}; set options: "
+            f"{{architecture: ...}} to one of {sorted(pretrained.ORB_PRETRAINED_MODELS)}"
+        )
     loader = pretrained.ORB_PRETRAINED_MODELS[architecture]
     orbff = loader(weights_path=str(path), device=device)
     return ORBCalculator(orbff, device=device, **options)

@@ -6,8 +6,10 @@ package, weights on disk, a usable device, then elements covered by the model.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +174,19 @@ def load_potential(
     return loaded
 
 
+@contextlib.contextmanager
+def _torch_dtype_kept() -> Iterator[None]:
+    """Undo changes to torch's global default dtype (MACE and ORB set it on load)."""
+    torch = sys.modules.get("torch")
+    dtype = torch.get_default_dtype() if torch is not None else None
+    try:
+        yield
+    finally:
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_default_dtype(dtype or torch.float32)
+
+
 def _build(
     family: PotentialFamily,
     spec: PotentialSpec,
@@ -180,7 +195,8 @@ def _build(
     device: str,
 ) -> LoadedPotential:
     try:
-        calculator = family.build(path, device, dict(spec.options))
+        with _torch_dtype_kept():
+            calculator = family.build(path, device, dict(spec.options))
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
         note = f" Note: {family.notes}." if family.notes else ""
         raise PotentialError(
