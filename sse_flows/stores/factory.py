@@ -27,6 +27,26 @@ RUNS = "runs"
 _MEMORY: dict[str, MemoryStore] = {}
 
 
+def _mongo(collection: str, settings: SSEFlowsSettings, gridfs: bool = False) -> Store:
+    """Return a MongoDB collection (GridFS for data objects that may exceed 16 MB)."""
+    if settings.mongo_uri:
+        uri_cls = GridFSURIStore if gridfs else MongoURIStore
+        return uri_cls(
+            uri=settings.mongo_uri,
+            collection_name=collection,
+            database=settings.mongo_database,
+        )
+    cls = GridFSStore if gridfs else MongoStore
+    return cls(
+        database=settings.mongo_database,
+        collection_name=collection,
+        host=settings.mongo_host,
+        port=settings.mongo_port,
+        username=settings.mongo_username or "",
+        password=settings.mongo_password or "",
+    )
+
+
 def _store(collection: str, settings: SSEFlowsSettings) -> Store:
     if settings.store == "embedded":
         settings.db.mkdir(parents=True, exist_ok=True)
@@ -37,20 +57,7 @@ def _store(collection: str, settings: SSEFlowsSettings) -> Store:
             storage="sqlite",
         )
     if settings.store == "mongo":
-        if settings.mongo_uri:
-            return MongoURIStore(
-                uri=settings.mongo_uri,
-                collection_name=collection,
-                database=settings.mongo_database,
-            )
-        return MongoStore(
-            database=settings.mongo_database,
-            collection_name=collection,
-            host=settings.mongo_host,
-            port=settings.mongo_port,
-            username=settings.mongo_username or "",
-            password=settings.mongo_password or "",
-        )
+        return _mongo(collection, settings)
     # memory: one store per collection for the life of the process
     return _MEMORY.setdefault(collection, MemoryStore(collection_name=collection))
 
@@ -58,26 +65,11 @@ def _store(collection: str, settings: SSEFlowsSettings) -> Store:
 def get_job_store(settings: SSEFlowsSettings | None = None) -> JobStore:
     """Return the JobStore with a ``data`` additional store for large objects."""
     settings = settings or get_settings()
-    data: Store
-    if settings.store == "mongo":
-        # GridFS: data objects may exceed MongoDB's 16 MB document limit.
-        if settings.mongo_uri:
-            data = GridFSURIStore(
-                uri=settings.mongo_uri,
-                collection_name=DATA,
-                database=settings.mongo_database,
-            )
-        else:
-            data = GridFSStore(
-                database=settings.mongo_database,
-                collection_name=DATA,
-                host=settings.mongo_host,
-                port=settings.mongo_port,
-                username=settings.mongo_username or "",
-                password=settings.mongo_password or "",
-            )
-    else:
-        data = _store(DATA, settings)
+    data = (
+        _mongo(DATA, settings, gridfs=True)
+        if settings.store == "mongo"
+        else _store(DATA, settings)
+    )
     return JobStore(_store(OUTPUTS, settings), additional_stores={"data": data})
 
 
