@@ -316,6 +316,11 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path: Path):
             tmp_path,
             progress=False,
         )
+    # a checkpoint whose trajectory vanished is not silently restarted
+    (tmp_path / "trajectory.h5").rename(tmp_path / "moved.h5")
+    with pytest.raises(CheckpointMismatchError, match="missing"):
+        run_md(atoms, EMT(), first, tmp_path, progress=False)
+    (tmp_path / "moved.h5").rename(tmp_path / "trajectory.h5")
     # a finished run asked again returns its result without stepping
     again = run_md(atoms, EMT(), first, tmp_path, progress=False)
     assert again.resumed_from_step == 20

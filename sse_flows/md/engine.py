@@ -159,13 +159,16 @@ def run_md(
         restore_state(dyn, checkpoint.dyn_state)
         start_step = checkpoint.step
         equil_sums, previous_wall = list(checkpoint.equil_sums), checkpoint.wall_time_s
-        writer = TrajectoryWriter(
-            trajectory_path,
-            atoms,
-            _file_attrs(protocol),
-            protocol.store_velocities,
-            keep_frames=checkpoint.n_frames,
-        )
+        try:
+            writer = TrajectoryWriter(
+                trajectory_path,
+                atoms,
+                _file_attrs(protocol),
+                protocol.store_velocities,
+                keep_frames=checkpoint.n_frames,
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            raise CheckpointMismatchError(str(exc)) from exc
 
     total = protocol.total_steps
     reference_temperature = protocol.temperature or atoms.get_temperature()

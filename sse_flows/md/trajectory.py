@@ -71,9 +71,14 @@ class TrajectoryWriter:
         self.path = Path(path)
         self.store_velocities = store_velocities
         self._buffer: list[dict[str, Any]] = []
-        if keep_frames is None or not self.path.exists():
+        if keep_frames is None:
             self._create(atoms, attrs)
             self.n_written = 0
+        elif not self.path.exists():
+            raise FileNotFoundError(
+                f"{self.path} is missing but the checkpoint beside it counts {keep_frames} "
+                "frames; delete the checkpoint to start the run again."
+            )
         else:
             with h5py.File(self.path, "a") as handle:
                 for dataset in _series(handle):
