@@ -217,8 +217,12 @@ def summarise(doc: dict[str, Any]) -> str:
             lines.append(
                 f"  T = {stats['temperature_mean']:.1f} "
                 f"+- {stats['temperature_std']:.1f} K, "
-                f"<V> = {stats['volume_mean']:.2f} A^3, drift "
-                f"{stats['total_energy_drift']:.2e} eV/atom/ps"
+                f"<V> = {stats['volume_mean']:.2f} A^3"
+                + (  # a thermostat exchanges energy: drift means something in NVE only
+                    f", energy drift {stats['total_energy_drift']:.2e} eV/atom/ps"
+                    if protocol["ensemble"] == "nve"
+                    else ""
+                )
             )
         lines += [
             f"  trajectory: {traj['path']} ({traj['n_frames']} frames, "
