@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from jobflow import job
 from pymatgen.core import Structure
 
@@ -12,7 +13,7 @@ from sse_flows.makers.base import PotentialInput, PotentialJobMaker, current_job
 from sse_flows.makers.static import common_fields
 from sse_flows.md.engine import run_md
 from sse_flows.md.protocol import MDProtocol
-from sse_flows.md.trajectory import FORMAT, read_trajectory
+from sse_flows.md.trajectory import FORMAT, read_series
 from sse_flows.provenance import sha256_of
 from sse_flows.schemas import MDOutput, MDStatistics, TrajectoryReference
 from sse_flows.settings import get_settings
@@ -57,18 +58,19 @@ class MDMaker(PotentialJobMaker, MDProtocol):
             progress=settings.progress,
             description=f"{self.name} {structure.composition.reduced_formula}",
         )
-        frames = read_trajectory(result.trajectory_path)
+        series = read_series(result.trajectory_path)
+        stress = series["stress"]
         statistics = (
             MDStatistics.from_frames(
-                frames.time_fs,
-                frames.potential_energy,
-                frames.kinetic_energy,
-                frames.temperature,
-                frames.cells,
-                frames.stress,
+                series["time_fs"],
+                series["potential_energy"],
+                series["kinetic_energy"],
+                series["temperature"],
+                series["cells"],
+                None if np.isnan(stress).all() else stress,
                 len(structure),
             )
-            if len(frames)
+            if result.n_frames
             else None
         )
         simulated_ps = self.production_steps * self.timestep_fs / 1000.0

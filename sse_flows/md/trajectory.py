@@ -163,6 +163,22 @@ def _series(handle: h5py.File) -> list[h5py.Dataset]:
     return [d for k, d in handle.items() if k not in ("numbers", "pbc")]
 
 
+SCALAR_SERIES = (
+    "time_fs",
+    "potential_energy",
+    "kinetic_energy",
+    "temperature",
+    "cells",
+    "stress",
+)
+
+
+def read_series(path: str | Path) -> dict[str, np.ndarray]:
+    """Read the per-frame thermodynamic series only (no positions): cheap for big files."""
+    with h5py.File(path, "r") as handle:
+        return {key: handle[key][()] for key in SCALAR_SERIES}
+
+
 def read_trajectory(path: str | Path) -> TrajectoryData:
     """Read a whole trajectory written by :class:`TrajectoryWriter`."""
     with h5py.File(path, "r") as handle:
