@@ -126,14 +126,16 @@ def load_md(
             cells=traj.cells,
             numbers=traj.numbers,
             time_fs=traj.time_fs - traj.time_fs[0],
-            temperature=temperature if temperature is not None else attrs.get("temperature"),
+            temperature=temperature
+            if temperature is not None
+            else attrs.get("temperature"),
             source=str(path),
         )
     from ase.io import read
 
     try:
         frames = read(str(path), index=":")
-    except Exception as exc:  # noqa: BLE001 - any parser error becomes one message
+    except Exception as exc:
         raise TrajectoryInputError(f"ASE cannot read {path}: {exc}") from exc
     if not isinstance(frames, list) or len(frames) < 2:
         raise TrajectoryInputError(f"{path} holds fewer than two frames")
