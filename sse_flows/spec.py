@@ -16,7 +16,7 @@ from sse_flows.makers import MDMaker, RelaxMaker, StaticMaker
 from sse_flows.potentials import PotentialSpec
 from sse_flows.structures import read_structure, require_ordered
 
-FlowKind = Literal["static", "relax", "md", "relax_md"]
+FlowKind = Literal["static", "relax", "md", "relax_md", "conductivity"]
 
 
 class FlowSpec(BaseModel):
@@ -36,6 +36,10 @@ class FlowSpec(BaseModel):
         default_factory=dict, description="StaticMaker settings."
     )
     md: dict[str, Any] = Field(default_factory=dict, description="MDMaker settings.")
+    conductivity: dict[str, Any] = Field(
+        default_factory=dict,
+        description="ConductivityMaker settings; 'preset' names a protocol (quick...).",
+    )
     base_dir: Path = Field(Path(), exclude=True, description="Directory of the spec file.")
 
     @classmethod
@@ -109,7 +113,16 @@ class FlowSpec(BaseModel):
                     f"Invalid '{key}' settings in spec '{self.name}': {exc}"
                 ) from exc
         job: Job | Flow
-        if self.flow == "relax_md":
+        if self.flow == "conductivity":
+            settings = dict(self.conductivity)
+            preset = settings.pop("preset", None)
+            settings["potential"] = self._resolve_potential(
+                settings.get("potential", self.potential)
+            )
+            from sse_flows.flows import ConductivityMaker
+
+            job = ConductivityMaker.from_preset(preset, **settings).make(structure)
+        elif self.flow == "relax_md":
             job = RelaxMDMaker(relax_maker=makers["relax"], md_maker=makers["md"]).make(
                 structure
             )

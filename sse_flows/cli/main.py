@@ -187,6 +187,8 @@ def show(
 def summarise(doc: dict[str, Any]) -> str:
     """Readable lines for a stored job document."""
     out = doc.get("output", doc)
+    if out.get("task_type") == "conductivity":
+        return _summarise_conductivity(doc, out)
     summary = out.get("summary", {})
     potential = out.get("potential", {})
     lines = [
@@ -229,6 +231,145 @@ def summarise(doc: dict[str, Any]) -> str:
             f"{traj['size_bytes'] / 1024:.0f} kB)",
             f"  speed: {out['ns_per_day']:.3f} ns/day, wall {out['wall_time_s']:.1f} s",
         ]
+    return "\n".join(lines)
+
+
+@app.command()
+def analyze(
+    trajectories: Annotated[
+        list[Path], typer.Argument(help="Trajectory files (h5, or any ASE reads).")
+    ],
+    species: Annotated[
+        list[str] | None, typer.Option("--species", help="Mobile species (default Li).")
+    ] = None,
+    temperature: Annotated[
+        list[float] | None, typer.Option("--temperature", help="K, one per trajectory.")
+    ] = None,
+    timestep_fs: Annotated[
+        float | None, typer.Option("--timestep-fs", help="MD time step (non-h5 files).")
+    ] = None,
+    stride: Annotated[
+        int | None, typer.Option("--stride", help="MD steps between stored frames.")
+    ] = None,
+    fit_window: Annotated[
+        tuple[float, float], typer.Option(help="Fit window as fractions of the run.")
+    ] = (0.1, 0.5),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Diffusion, conductivity and (for 2+ temperatures) Arrhenius from trajectories."""
+    from sse_flows.analysis import load_md
+    from sse_flows.analysis.arrhenius import fit_arrhenius
+    from sse_flows.analysis.diffusion import analyze_diffusion
+
+    temps = list(temperature or [])
+    if temps and len(temps) != len(trajectories):
+        _fail(SSEFlowsError("give one --temperature per trajectory"))
+    results = []
+    try:
+        for i, path in enumerate(trajectories):
+            data = load_md(
+                path,
+                timestep_fs=timestep_fs,
+                stride=stride,
+                temperature=temps[i] if temps else None,
+            )
+            if data.temperature is None:
+                raise SSEFlowsError(f"{path}: no temperature recorded; pass --temperature")
+            results.append(
+                analyze_diffusion(data, species or ["Li"], fit_window=fit_window)
+            )
+    except SSEFlowsError as exc:
+        _fail(exc)
+    report: dict[str, Any] = {"trajectories": []}
+    for path, result in zip(trajectories, results, strict=True):
+        report["trajectories"].append(
+            {
+                "file": str(path),
+                "temperature": result.temperature,
+                "species": result.species,
+                "D": result.D,
+                "D_ci95": list(result.D_ci95),
+                "sigma": result.sigma,
+                "sigma_ci95": list(result.sigma_ci95) if result.sigma_ci95 else None,
+                "D_xyz": result.D_xyz,
+                "D_planes": result.D_planes,
+                "haven_ratio": result.haven_ratio,
+                "fit_window_ps": list(result.fit_window_ps),
+                "diffusive": result.diffusive,
+                "warnings": result.warnings,
+            }
+        )
+    if len(results) >= 2:
+        try:
+            fit = fit_arrhenius(
+                [r.temperature or 0.0 for r in results],
+                [r.D for r in results],
+                [r.D_std for r in results],
+                n_ions=results[0].n_mobile,
+                volume=min(results, key=lambda r: r.temperature or 0.0).volume,
+                charge=results[0].charge,
+            )
+            report.update(
+                Ea_eV=fit.Ea_eV,
+                Ea_ci95=list(fit.Ea_ci95),
+                sigma_300K=fit.sigma_300K,
+                sigma_300K_ci95=list(fit.sigma_300K_ci95) if fit.sigma_300K_ci95 else None,
+                D_300K=fit.D_300K,
+            )
+            if not all(r.diffusive for r in results):
+                report["warnings"] = [
+                    "some runs are not diffusive: the Arrhenius fit is unreliable"
+                ]
+        except SSEFlowsError as exc:
+            report["warnings"] = [f"no Arrhenius fit: {exc}"]
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for row in report["trajectories"]:
+        lo, hi = row["D_ci95"]
+        typer.echo(
+            f"{row['file']}: T = {row['temperature']:g} K, D = {row['D']:.3e} "
+            f"[{lo:.2e}, {hi:.2e}] cm^2/s, sigma = {row['sigma']:.3g} mS/cm"
+        )
+        for warning in row["warnings"]:
+            typer.echo(f"  warning: {warning}")
+    if "Ea_eV" in report:
+        lo, hi = report["Ea_ci95"]
+        typer.echo(f"Ea = {report['Ea_eV']:.3f} eV [{lo:.3f}, {hi:.3f}]")
+        if report.get("sigma_300K") is not None:
+            slo, shi = report["sigma_300K_ci95"]
+            typer.echo(
+                f"sigma(300 K) = {report['sigma_300K']:.3g} mS/cm [{slo:.3g}, {shi:.3g}]"
+            )
+    for warning in report.get("warnings", []):
+        typer.echo(f"warning: {warning}")
+
+
+def _summarise_conductivity(doc: dict[str, Any], out: dict[str, Any]) -> str:
+    summary, potential = out.get("summary", {}), out.get("potential") or {}
+    lines = [
+        f"job {doc.get('uuid', '?')}: conductivity of {summary.get('formula_pretty')} "
+        f"({summary.get('nsites')} sites), {'+'.join(out['species'])}, potential "
+        f"{potential.get('name')} {potential.get('checkpoint')}, "
+        f"preset {out.get('preset')}",
+        "  T (K)   D (cm^2/s) [95 % CI]            sigma (mS/cm) [95 % CI]   diffusive",
+    ]
+    for p in out["points"]:
+        sigma = p.get("sigma") or float("nan")
+        s_lo, s_hi = p.get("sigma_ci95") or (float("nan"), float("nan"))
+        d_lo, d_hi = p["D_ci95"]
+        lines.append(
+            f"  {p['temperature']:6.0f}  {p['D']:.2e} [{d_lo:.1e}, {d_hi:.1e}]"
+            f"   {sigma:9.3g} [{s_lo:.3g}, {s_hi:.3g}]   {p['diffusive']}"
+        )
+    if out.get("Ea_eV") is not None:
+        lo, hi = out["Ea_ci95"]
+        lines.append(f"  Ea = {out['Ea_eV']:.3f} eV [{lo:.3f}, {hi:.3f}]")
+    if out.get("sigma_300K") is not None:
+        lo, hi = out["sigma_300K_ci95"]
+        lines.append(f"  sigma(300 K) = {out['sigma_300K']:.3g} mS/cm [{lo:.3g}, {hi:.3g}]")
+    lines += [f"  warning: {w}" for w in out.get("warnings", [])]
+    lines += [f"  plot: {path}" for path in out.get("plots", {}).values()]
     return "\n".join(lines)
 
 
