@@ -61,6 +61,7 @@ class TemperaturePoint(BaseModel):
     diffusive: bool
     warnings: list[str]
     volume: float
+    fit_window_ps: tuple[float, float]
     msd_time_ps: list[float]
     msd: list[float]
 
@@ -126,14 +127,12 @@ def _plain(value: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("@")}
 
 
-def _write_density(data: Any, species: list[str], folder: Path) -> str | None:
-    """Write the mobile-ion density next to the trajectory, if the module is present."""
-    try:
-        from sse_flows.analysis import density
-    except ImportError:  # pragma: no cover - density analysis not installed
-        return None
+def _write_density(data: Any, species: list[str], folder: Path) -> str:
+    """Write the mobile-ion density (CHGCAR, for VESTA/OVITO) next to the trajectory."""
+    from sse_flows.analysis.density import write_density
+
     path = folder / "density_CHGCAR"
-    density.write_density(data, species, path)  # type: ignore[attr-defined]
+    write_density(data, species, path)
     return str(path)
 
 
@@ -208,6 +207,7 @@ def _point(doc: Any) -> TemperaturePoint:
         diffusive=r.diffusive,
         warnings=r.warnings,
         volume=r.volume,
+        fit_window_ps=r.fit_window_ps,
         msd_time_ps=r.msd_time_ps,
         msd=r.msd,
     )
@@ -217,19 +217,23 @@ def _plots(
     points: list[TemperaturePoint], arrhenius: ArrheniusResult | None, species: list[str]
 ) -> dict[str, str]:
     """MSD(t) per temperature and the Arrhenius plot, in this job's directory."""
-    try:
-        from sse_flows.analysis import plots
-    except ImportError:  # pragma: no cover
-        return {}
     from jobflow import CURRENT_JOB
+
+    from sse_flows.analysis import plots
 
     uuid = CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else "conductivity"
     folder = get_settings().work_dir / uuid
     folder.mkdir(parents=True, exist_ok=True)
     msd_path, arrhenius_path = folder / "msd.png", folder / "arrhenius.png"
-    plots.plot_msd(  # type: ignore[attr-defined]
+    plots.plot_msd(
         [
-            (f"{p.temperature:g} K", np.array(p.msd_time_ps), np.array(p.msd), None, None)
+            (
+                f"{p.temperature:g} K",
+                np.array(p.msd_time_ps),
+                np.array(p.msd),
+                p.fit_window_ps,
+                p.D,
+            )
             for p in points
         ],
         msd_path,
@@ -237,7 +241,7 @@ def _plots(
     result = {"msd": str(msd_path)}
     positive = [p for p in points if p.D > 0]
     if len(positive) >= 2:
-        plots.plot_arrhenius(  # type: ignore[attr-defined]
+        plots.plot_arrhenius(
             np.array([p.temperature for p in positive]),
             np.array([p.D for p in positive]),
             np.array([max(p.D_ci95[0], 1e-3 * p.D) for p in positive]),
