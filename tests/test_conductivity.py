@@ -31,7 +31,7 @@ def test_presets_carry_the_papers_protocols():
     p002 = ConductivityMaker.from_preset("paper002")
     assert p002.npt_equilibration and p002.nvt_maker.thermostat == "nose_hoover"
     assert p002.npt_maker.production_steps * p002.npt_maker.timestep_fs / 1000 == 112
-    with pytest.raises(SpecError, match="shipped: .*quick"):
+    with pytest.raises(SpecError, match=r"shipped: .*quick"):
         ConductivityMaker.from_preset("paper999")
     with pytest.raises(SpecError, match="thermostat"):
         ConductivityMaker.from_preset("quick", nvt={"thermostat": "mtk"})
