@@ -4,6 +4,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
@@ -85,6 +86,12 @@ def test_chgnet_conductivity_flow_runs_and_is_stored(isolated_settings: Path):
     # every temperature's analysis is stored, with the density file beside the trajectory
     store_docs = [get_output(j.uuid) for j in record.jobs if j.name.startswith("diffusion")]
     assert all(Path(d["output"]["density_file"]).is_file() for d in store_docs)
+    for analysis in store_docs:
+        sites, vh = analysis["output"]["sites"], analysis["output"]["van_hove"]
+        assert sites["n_sites"] >= 1 and 0 < sites["assigned_fraction"] <= 1
+        r = np.array(vh["r"])
+        for g_self in vh["self"]:  # each lag's G_s integrates to 1 (displacements < 8 A)
+            assert np.sum(g_self) * (r[1] - r[0]) == pytest.approx(1.0, abs=0.02)
 
     # the stored trajectory through the CLI gives the stored D
     trajectory = store_docs[0]["output"]["trajectory_path"]

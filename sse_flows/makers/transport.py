@@ -44,6 +44,16 @@ class DiffusionOutput(BaseModel):
     potential: PotentialProvenance | None = Field(None, description="Potential of the MD.")
     result: DiffusionResult = Field(description="D, sigma, CIs, MSD curve, warnings.")
     density_file: str | None = Field(None, description="Mobile-ion density (CHGCAR).")
+    sites: dict[str, Any] | None = Field(
+        None,
+        description="Sites found as density maxima (host and interstitial), their "
+        "occupancy, jump counts and residence times.",
+    )
+    van_hove: dict[str, Any] | None = Field(
+        None,
+        description="Self and distinct van Hove functions at a few lags "
+        "(r in A, G_s in 1/A, G_d normalised to 1 at large r).",
+    )
     provenance: RunProvenance = Field(description="Software, host, times, inputs.")
 
 
@@ -107,8 +117,10 @@ def analyze_md(
     result = analyze_diffusion(
         data, species, temperature=temperature, fit_window=fit_window
     )
-    density_file = (
-        _write_density(data, species, Path(path).parent) if write_density else None
+    density_file, sites = (
+        _density_and_sites(data, species, Path(path).parent)
+        if write_density
+        else (None, None)
     )
     potential = field_of(md_output, "potential")
     return DiffusionOutput(
@@ -118,6 +130,8 @@ def analyze_md(
         potential=PotentialProvenance.model_validate(_plain(potential)),
         result=result,
         density_file=density_file,
+        sites=sites,
+        van_hove=_van_hove_summary(data, species),
         provenance=provenance.finish(),
     )
 
@@ -127,13 +141,67 @@ def _plain(value: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("@")}
 
 
-def _write_density(data: Any, species: list[str], folder: Path) -> str:
-    """Write the mobile-ion density (CHGCAR, for VESTA/OVITO) next to the trajectory."""
-    from sse_flows.analysis.density import write_density
+def _density_and_sites(
+    data: Any, species: list[str], folder: Path
+) -> tuple[str, dict[str, Any] | None]:
+    """Write the mobile-ion density (CHGCAR, for VESTA/OVITO); find sites and jumps.
 
-    path = folder / "density_CHGCAR"
-    write_density(data, species, path)
-    return str(path)
+    Sites are the maxima of the density itself, so interstitial sites the ions
+    really visit count as sites, as GEMDAT does from its density.
+    """
+    from sse_flows.analysis.density import (
+        density_peaks,
+        mobile_density,
+        site_analysis,
+        write_chgcar,
+    )
+
+    density = mobile_density(data, species)
+    path = write_chgcar(density, folder / "density_CHGCAR")
+    peaks = density_peaks(density)
+    if len(peaks) == 0:
+        return str(path), None
+    result = site_analysis(data, peaks, species, radius=0.8)
+    return str(path), {
+        "n_sites": len(peaks),
+        "site_frac": peaks.round(4).tolist(),
+        "occupancy": result.occupancy.round(4).tolist(),
+        "assigned_fraction": result.assigned_fraction,
+        "n_jumps": result.n_jumps,
+        "jump_rate_per_ps": result.n_jumps / max(result.duration_ps, 1e-12),
+        "mean_residence_time_ps": result.mean_residence_time_ps,
+        "radius": result.radius,
+    }
+
+
+def _van_hove_summary(data: Any, species: list[str]) -> dict[str, Any] | None:
+    """Van Hove functions at 1 %, 10 % and 30 % of the run (paper 000, Fig. 18)."""
+    from sse_flows.analysis.vanhove import van_hove
+
+    if data.n_frames < 20:
+        return None
+    duration_ps = float(data.time_fs[-1]) / 1000.0
+    n_mobile = int(data.mask(species).sum())
+    result = van_hove(
+        data,
+        [duration_ps * f for f in (0.01, 0.1, 0.3)],
+        species,
+        r_max=8.0,
+        n_bins=80,
+        distinct=n_mobile <= 500,
+    )
+    distinct = result.distinct_part
+    return {
+        "r": result.r.round(4).tolist(),
+        "lag_ps": result.lag_ps.tolist(),
+        "self": result.self_part.round(6).tolist(),
+        "distinct": None
+        if distinct is None
+        else [
+            [None if not np.isfinite(v) else round(float(v), 6) for v in row]
+            for row in distinct
+        ],
+    }
 
 
 @job(output_schema=ConductivityOutput)
