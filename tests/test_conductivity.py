@@ -40,6 +40,7 @@ def test_presets_carry_the_papers_protocols():
 
 def test_supercell_from_minimum_atoms_or_length(li2s: Structure):
     assert choose_supercell(li2s, min_atoms=40) == (1, 2, 2)  # 48 atoms, the fewest >= 40
+    assert choose_supercell(li2s, min_atoms=24) == (1, 1, 2)
     repeat = choose_supercell(li2s, min_length=10.0)
     assert repeat == (2, 2, 2)
     hexagonal = Structure(Lattice.hexagonal(3.65, 3.87), ["N"], [[0, 0, 0]])
@@ -133,3 +134,24 @@ def test_npt_equilibration_sets_the_nvt_cell(isolated_settings: Path, cu_cell: S
         mean_volume < cu_cell.volume * 0.995
     )  # compressed by 5 GPa (thermal expansion aside)
     assert nvt["statistics"]["volume_mean"] == pytest.approx(mean_volume, rel=1e-6)
+
+
+def test_spec_file_builds_the_conductivity_flow():
+    from sse_flows.spec import FlowSpec
+
+    spec = FlowSpec.from_file(
+        Path(__file__).parents[1] / "examples" / "conductivity_quick.yaml"
+    )
+    flow = spec.build()
+    names = [job.name for job in flow.jobs]
+    assert names == [
+        "nvt 900 K",
+        "diffusion 900 K",
+        "nvt 1200 K",
+        "diffusion 1200 K",
+        "arrhenius",
+    ]
+    nvt = flow.jobs[0]
+    assert nvt.maker.production_steps == 1500 and nvt.maker.thermostat == "berendsen"
+    assert len(nvt.function_args[0]) == 24  # the quick preset's supercell of Li2S
+    assert nvt.function_kwargs["potential"] == {"name": "chgnet"}
