@@ -155,3 +155,47 @@ def test_spec_file_builds_the_conductivity_flow():
     assert nvt.maker.production_steps == 1500 and nvt.maker.thermostat == "berendsen"
     assert len(nvt.function_args[0]) == 24  # the quick preset's supercell of Li2S
     assert nvt.function_kwargs["potential"] == {"name": "chgnet"}
+
+
+def test_mixed_li_na_gets_per_species_results(tmp_path: Path):
+    """Li and Na with different D: analysed together and each alone (paper 000 Table 3)."""
+    from ase import Atoms
+    from ase.io import write
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    from sse_flows.analysis.synthetic import random_walk
+    from sse_flows.makers.transport import analyze_md
+
+    li = random_walk(2e-5, n_mobile=48, n_framework=32, n_frames=600, seed=1, mobile="Li")
+    na = random_walk(5e-6, n_mobile=48, n_framework=0, n_frames=600, seed=2, mobile="Na")
+    positions = np.concatenate([li.positions, na.positions], axis=1)
+    numbers = np.concatenate([li.numbers, na.numbers])
+    frames = []
+    for frame, cell in zip(positions, li.cells, strict=True):
+        atoms = Atoms(numbers=numbers, positions=frame, cell=cell, pbc=True)
+        atoms.info.update(timestep_fs=2.0, sample_interval=10)
+        frames.append(atoms)
+    path = tmp_path / "mixed.extxyz"
+    write(path, frames)
+    structure = Structure(
+        Lattice(li.cells[0]),
+        [str(s) for s in frames[0].get_chemical_symbols()],
+        positions[0],
+        coords_are_cartesian=True,
+    )
+    md_output = {
+        "trajectory": {"path": str(path)},
+        "protocol": {"temperature": 600.0},
+        "structure": structure.as_dict(),
+        "potential": {"name": "test", "package": "none", "device": "cpu"},
+    }
+    store = JobStore(MemoryStore())
+    store.connect()
+    job = analyze_md(md_output, ["Li", "Na"], write_density=True)
+    out = job.run(store).output
+    assert set(out.per_species) == {"Li", "Na"}
+    assert out.per_species["Li"].D == pytest.approx(2e-5, rel=0.2)
+    assert out.per_species["Na"].D == pytest.approx(5e-6, rel=0.2)
+    assert out.result.D == pytest.approx(1.25e-5, rel=0.2)  # both together
+    assert out.result.n_mobile == 96

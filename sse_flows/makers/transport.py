@@ -43,6 +43,10 @@ class DiffusionOutput(BaseModel):
     md_job: str | None = Field(None, description="uuid of the MD job analysed.")
     potential: PotentialProvenance | None = Field(None, description="Potential of the MD.")
     result: DiffusionResult = Field(description="D, sigma, CIs, MSD curve, warnings.")
+    per_species: dict[str, DiffusionResult] = Field(
+        default_factory=dict,
+        description="Each mobile species alone, when several are analysed together.",
+    )
     density_file: str | None = Field(None, description="Mobile-ion density (CHGCAR).")
     sites: dict[str, Any] | None = Field(
         None,
@@ -117,6 +121,16 @@ def analyze_md(
     result = analyze_diffusion(
         data, species, temperature=temperature, fit_window=fit_window
     )
+    per_species = (
+        {
+            name: analyze_diffusion(
+                data, [name], temperature=temperature, fit_window=fit_window
+            )
+            for name in species
+        }
+        if len(species) > 1
+        else {}
+    )
     density_file, sites = (
         _density_and_sites(data, species, Path(path).parent)
         if write_density
@@ -129,6 +143,7 @@ def analyze_md(
         trajectory_path=str(path),
         potential=PotentialProvenance.model_validate(_plain(potential)),
         result=result,
+        per_species=per_species,
         density_file=density_file,
         sites=sites,
         van_hove=_van_hove_summary(data, species),
