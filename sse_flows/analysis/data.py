@@ -85,18 +85,23 @@ def unwrap(positions: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return np.einsum("fnj,fjk->fnk", unwrapped, cells)
 
 
-def remove_drift(data: MDData, mobile: np.ndarray) -> MDData:
-    """Subtract the framework's centre-of-mass displacement from every atom.
+def framework_drift(data: MDData, mobile: np.ndarray) -> np.ndarray:
+    """Displacement (frames, 3) of the framework's centre of mass since frame 0.
 
     Thermostats and numerical noise let the whole cell drift; the framework
-    (non-mobile atoms) should stand still, so its drift is removed from all atoms.
+    (non-mobile atoms) should stand still, so this is subtracted from the ions.
     """
     framework = ~mobile
     if not framework.any():
-        return data
+        return np.zeros((data.n_frames, 3))
     masses = atomic_masses[data.numbers[framework]]
     com = np.einsum("fni,n->fi", data.positions[:, framework], masses) / masses.sum()
-    shift = com - com[0]
+    return com - com[0]
+
+
+def remove_drift(data: MDData, mobile: np.ndarray) -> MDData:
+    """Return the data with the framework's centre-of-mass drift removed from every atom."""
+    shift = framework_drift(data, mobile)
     return replace(data, positions=data.positions - shift[:, None, :])
 
 

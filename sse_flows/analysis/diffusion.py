@@ -2,7 +2,7 @@
 
 The uncertainty of D does not come from the scatter of MSD points about a line:
 MSD points at neighbouring lags are strongly correlated, which is why
-pymatgen-analysis-diffusion's error bars were ~10^4 x too small here. Instead the
+pymatgen-analysis-diffusion's error bars were ~4,000x too small here. Instead the
 mobile ions are split into independent groups, D is fitted per group over the same
 window, and the spread of the group values gives a Student-t interval. With fewer
 than four mobile ions the trajectory is split into time blocks instead. Measured here
@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import stats
 
-from sse_flows.analysis.data import MDData, TrajectoryInputError, remove_drift
+from sse_flows.analysis.data import MDData, TrajectoryInputError, framework_drift
 from sse_flows.analysis.msd import group_msd, msd_fft
 
 A2_PER_FS_TO_CM2_PER_S = 1e-16 / 1e-15  # (1e-8 cm)^2 / 1e-15 s = 0.1
@@ -131,7 +131,8 @@ def analyze_diffusion(
     if data.n_frames < 10:
         raise TrajectoryInputError(f"{data.source}: {data.n_frames} frames are too few")
     temperature = temperature if temperature is not None else data.temperature
-    symbols = sorted({data.symbols[i] for i in np.flatnonzero(mobile)})
+    all_symbols = data.symbols
+    symbols = sorted({all_symbols[i] for i in np.flatnonzero(mobile)})
     if charge is None:
         charges = {s: default_charge(s) for s in symbols}
         if len(set(charges.values())) > 1:
@@ -140,7 +141,6 @@ def analyze_diffusion(
             )
         charge = next(iter(charges.values()))
 
-    data = remove_drift(data, mobile)
     time_fs = data.time_fs
     duration = float(time_fs[-1])
     if fit_window_ps is not None:
@@ -155,15 +155,16 @@ def analyze_diffusion(
         )
     window = slice(int(lags[0]), int(lags[-1]) + 1)
 
-    positions = data.positions[:, mobile]
-    displacement = positions - positions[0]
+    # only the mobile ions are copied; the framework's drift is subtracted from them
+    displacement = data.positions[:, mobile] - framework_drift(data, mobile)[:, None, :]
+    displacement -= displacement[0]
     n_mobile = int(mobile.sum())
-    series = np.einsum("fni,ki->fnk", displacement, _projections(data.cells))
+    vectors = _projections(data.cells)
 
     if n_mobile >= 4:
         groups_n = min(n_groups, n_mobile)
         groups = np.arange(n_mobile) % groups_n
-        per_group = group_msd(series, groups, groups_n)  # (G, frames, 6)
+        per_group = group_msd(displacement, groups, groups_n, vectors)  # (G, frames, 6)
         method = f"{groups_n} independent groups of ions, Student t"
         per_group_total = per_group[:, :, :3].sum(axis=2)
         mean_msd = np.average(per_group, axis=0, weights=np.bincount(groups))
@@ -174,11 +175,11 @@ def analyze_diffusion(
         size = min(len(b) for b in blocks)
         block_msd = []
         for block in blocks:
-            chunk = series[block[:size]] - series[block[0]]
-            block_msd.append(group_msd(chunk, np.zeros(n_mobile, dtype=int), 1)[0])
+            part = displacement[block[:size]] - displacement[block[0]]
+            block_msd.append(group_msd(part, np.zeros(n_mobile, dtype=int), 1, vectors)[0])
         per_group = np.array(block_msd)
         per_group_total = per_group[:, :, :3].sum(axis=2)
-        mean_msd = group_msd(series, np.zeros(n_mobile, dtype=int), 1)[0]
+        mean_msd = group_msd(displacement, np.zeros(n_mobile, dtype=int), 1, vectors)[0]
         window = slice(window.start, min(window.stop, size))
         if window.stop - window.start < 3:
             raise TrajectoryInputError(
