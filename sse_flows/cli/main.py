@@ -253,7 +253,7 @@ def analyze(
     ] = None,
     fit_window: Annotated[
         tuple[float, float], typer.Option(help="Fit window as fractions of the run.")
-    ] = (0.1, 0.5),
+    ] = (0.05, 0.3),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Diffusion, conductivity and (for 2+ temperatures) Arrhenius from trajectories."""

@@ -19,6 +19,7 @@ import yaml
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
+from sse_flows.analysis.diffusion import DEFAULT_FIT_WINDOW
 from sse_flows.errors import SpecError
 from sse_flows.makers import MDMaker
 from sse_flows.makers.base import PotentialInput
@@ -61,7 +62,7 @@ class ConductivityMaker(Maker):
     nvt_maker: MDMaker = field(default_factory=_nvt_default)
     rules: list[dict[str, Any]] = field(default_factory=list)
     sequential: bool = False
-    fit_window: tuple[float, float] = (0.1, 0.5)
+    fit_window: tuple[float, float] = DEFAULT_FIT_WINDOW
     write_density: bool = True
     preset: str | None = None
 

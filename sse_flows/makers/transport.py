@@ -12,7 +12,11 @@ from pymatgen.core import Lattice, Structure
 
 from sse_flows.analysis.arrhenius import ArrheniusResult, fit_arrhenius
 from sse_flows.analysis.data import load_md
-from sse_flows.analysis.diffusion import DiffusionResult, analyze_diffusion
+from sse_flows.analysis.diffusion import (
+    DEFAULT_FIT_WINDOW,
+    DiffusionResult,
+    analyze_diffusion,
+)
 from sse_flows.provenance import PotentialProvenance, RunProvenance
 from sse_flows.schemas import StructureSummary
 from sse_flows.settings import get_settings
@@ -109,7 +113,7 @@ class ConductivityOutput(BaseModel):
 def analyze_md(
     md_output: Any,
     species: list[str],
-    fit_window: tuple[float, float] = (0.1, 0.5),
+    fit_window: tuple[float, float] = DEFAULT_FIT_WINDOW,
     write_density: bool = True,
 ) -> DiffusionOutput:
     """Diffusion analysis of an MD job's trajectory (the file it references)."""
