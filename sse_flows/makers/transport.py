@@ -282,21 +282,9 @@ def _point(doc: Any) -> TemperaturePoint:
         if isinstance(result, DiffusionResult)
         else DiffusionResult.model_validate(_plain(result))
     )
+    shared = set(TemperaturePoint.model_fields) - {"temperature"}
     return TemperaturePoint(
-        temperature=float(field_of(doc, "temperature")),
-        D=r.D,
-        D_ci95=r.D_ci95,
-        sigma=r.sigma,
-        sigma_ci95=r.sigma_ci95,
-        D_xyz=r.D_xyz,
-        D_planes=r.D_planes,
-        haven_ratio=r.haven_ratio,
-        diffusive=r.diffusive,
-        warnings=r.warnings,
-        volume=r.volume,
-        fit_window_ps=r.fit_window_ps,
-        msd_time_ps=r.msd_time_ps,
-        msd=r.msd,
+        temperature=float(field_of(doc, "temperature")), **r.model_dump(include=shared)
     )
 
 
