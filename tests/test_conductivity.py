@@ -87,6 +87,8 @@ def test_chgnet_conductivity_flow_runs_and_is_stored(isolated_settings: Path):
     # every temperature's analysis is stored, with the density file beside the trajectory
     store_docs = [get_output(j.uuid) for j in record.jobs if j.name.startswith("diffusion")]
     assert all(Path(d["output"]["density_file"]).is_file() for d in store_docs)
+    nvt_uuids = {j.uuid for j in record.jobs if j.name.startswith("nvt")}
+    assert {d["output"]["md_job"] for d in store_docs} == nvt_uuids
     for analysis in store_docs:
         sites, vh = analysis["output"]["sites"], analysis["output"]["van_hove"]
         assert sites["n_sites"] >= 1 and 0 < sites["assigned_fraction"] <= 1
@@ -185,7 +187,7 @@ def test_mixed_li_na_gets_per_species_results(tmp_path: Path):
         coords_are_cartesian=True,
     )
     md_output = {
-        "trajectory": {"path": str(path)},
+        "trajectory": {"path": str(path), "sha256": "not-checked"},
         "protocol": {"temperature": 600.0},
         "structure": structure.as_dict(),
         "potential": {"name": "test", "package": "none", "device": "cpu"},

@@ -137,7 +137,7 @@ class ConductivityMaker(Maker):
                 start = averaged.output
             nvt = self.nvt_for(temperature).make(start, potential=chosen)
             analysis = analyze_md(
-                nvt.output, self.species, self.fit_window, self.write_density
+                nvt.output, self.species, self.fit_window, self.write_density, nvt.uuid
             )
             analysis.name = f"diffusion {temperature:g} K"
             jobs += [nvt, analysis]

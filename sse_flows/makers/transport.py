@@ -115,11 +115,19 @@ def analyze_md(
     species: list[str],
     fit_window: tuple[float, float] = DEFAULT_FIT_WINDOW,
     write_density: bool = True,
+    md_job: str | None = None,
 ) -> DiffusionOutput:
     """Diffusion analysis of an MD job's trajectory (the file it references)."""
-    inputs = {"species": species, "fit_window": fit_window, "write_density": write_density}
-    provenance = RunProvenance.start(inputs)
     path = field_of(md_output, "trajectory", "path")
+    inputs = {
+        "species": species,
+        "fit_window": fit_window,
+        "write_density": write_density,
+        "trajectory": str(path),
+        "trajectory_sha256": field_of(md_output, "trajectory", "sha256"),
+        "md_job": md_job,
+    }
+    provenance = RunProvenance.start(inputs)
     temperature = float(field_of(md_output, "protocol")["temperature"])
     data = load_md(path, temperature=temperature)
     result = analyze_diffusion(
@@ -145,6 +153,7 @@ def analyze_md(
         summary=StructureSummary.of(as_structure(field_of(md_output, "structure"))),
         temperature=temperature,
         trajectory_path=str(path),
+        md_job=md_job,
         potential=PotentialProvenance.model_validate(_plain(potential)),
         result=result,
         per_species=per_species,
