@@ -27,6 +27,7 @@ from pymatgen.core import Lattice, Structure
 from scipy.spatial import cKDTree
 
 from sse_flows.analysis.data import MDData, TrajectoryInputError, remove_drift
+from sse_flows.structures.supercell import perpendicular_widths
 
 
 @dataclass
@@ -84,12 +85,7 @@ def _fractional(data: MDData, mask: np.ndarray) -> np.ndarray:
 
 def _half_width(cell: np.ndarray) -> float:
     """Half the smallest perpendicular width of a cell, A."""
-    volume = abs(np.linalg.det(cell))
-    widths = [
-        volume / np.linalg.norm(np.cross(cell[j], cell[k]))
-        for j, k in ((1, 2), (2, 0), (0, 1))
-    ]
-    return min(widths) / 2.0
+    return float(perpendicular_widths(cell).min()) / 2.0
 
 
 def mobile_density(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sse_flows.analysis.data import MDData, TrajectoryInputError, remove_drift
+from sse_flows.structures.supercell import perpendicular_widths
 
 _PAIR_CHUNK = 2_000_000  # pair vectors per block: ~50 MB of float64 temporaries
 
@@ -57,12 +58,7 @@ def _half_width(cells: np.ndarray) -> float:
     A pair vector shorter than this has fractional components within (-1/2, 1/2), so
     rounding fractional coordinates finds its minimum image even in a skewed cell.
     """
-    volume = np.abs(np.linalg.det(cells))
-    widths = [
-        volume / np.linalg.norm(np.cross(cells[:, j], cells[:, k]), axis=-1)
-        for j, k in ((1, 2), (2, 0), (0, 1))
-    ]
-    return float(np.min(widths)) / 2.0
+    return float(perpendicular_widths(cells).min()) / 2.0
 
 
 def _bin(distances: np.ndarray, dr: float, n_bins: int) -> np.ndarray:

@@ -205,42 +205,46 @@ def run_md(
         )
 
     step = start_step
-    quiet = warnings.catch_warnings()
-    quiet.__enter__()
     # CHGNet converts Atoms to a Structure every step and warns about FixCom each time.
-    warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian")
-    try:
-        check_energy(atoms.get_potential_energy(), step, protocol)
-        while step < total:
-            dyn.step()  # type: ignore[attr-defined]
-            step += 1
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian")
+        try:
             check_energy(atoms.get_potential_energy(), step, protocol)
-            if step % protocol.sample_interval == 0:
-                check_frame(atoms, step, protocol, reference_temperature)
-                if step > protocol.equilibration_steps:
-                    time_fs = (step - protocol.equilibration_steps) * protocol.timestep_fs
-                    writer.append(atoms, step, time_fs, _stress_or_none(atoms))
-                else:
-                    temperature = atoms.get_temperature()
-                    equil_sums[0] += 1.0
-                    equil_sums[1] += temperature
-                    equil_sums[2] += temperature**2
-            if step % protocol.checkpoint_interval == 0 or step == total:
-                save(step)
-                checkpoints_written += 1
-            bar.update(1)
-            now = time.perf_counter()
-            if progress and now - last_postfix > 2.0:
-                last_postfix = now
-                rate = (step - start_step) / (now - t0)
-                bar.set_postfix(ns_per_day=f"{rate * protocol.timestep_fs * 0.0864:.3f}")
-    except MDInstabilityError as exc:
-        writer.flush()
-        (run_dir / FAILURE_FILE).write_text(json.dumps({"step": step, "error": str(exc)}))
-        raise
-    finally:
-        bar.close()
-        quiet.__exit__(None, None, None)
+            while step < total:
+                dyn.step()  # type: ignore[attr-defined]
+                step += 1
+                check_energy(atoms.get_potential_energy(), step, protocol)
+                if step % protocol.sample_interval == 0:
+                    check_frame(atoms, step, protocol, reference_temperature)
+                    if step > protocol.equilibration_steps:
+                        time_fs = (
+                            step - protocol.equilibration_steps
+                        ) * protocol.timestep_fs
+                        writer.append(atoms, step, time_fs, _stress_or_none(atoms))
+                    else:
+                        temperature = atoms.get_temperature()
+                        equil_sums[0] += 1.0
+                        equil_sums[1] += temperature
+                        equil_sums[2] += temperature**2
+                if step % protocol.checkpoint_interval == 0 or step == total:
+                    save(step)
+                    checkpoints_written += 1
+                bar.update(1)
+                now = time.perf_counter()
+                if progress and now - last_postfix > 2.0:
+                    last_postfix = now
+                    rate = (step - start_step) / (now - t0)
+                    bar.set_postfix(
+                        ns_per_day=f"{rate * protocol.timestep_fs * 0.0864:.3f}"
+                    )
+        except MDInstabilityError as exc:
+            writer.flush()
+            (run_dir / FAILURE_FILE).write_text(
+                json.dumps({"step": step, "error": str(exc)})
+            )
+            raise
+        finally:
+            bar.close()
 
     wall = time.perf_counter() - t0
     n_equil = equil_sums[0]

@@ -11,16 +11,16 @@ from sse_flows.errors import StructureInputError
 
 
 def perpendicular_widths(matrix: np.ndarray) -> np.ndarray:
-    """Distances between opposite faces of the cell (the limit for interactions)."""
-    volume = abs(np.linalg.det(matrix))
-    a, b, c = matrix
-    return volume / np.array(
-        [
-            np.linalg.norm(np.cross(b, c)),
-            np.linalg.norm(np.cross(a, c)),
-            np.linalg.norm(np.cross(a, b)),
-        ]
-    )
+    """Distances between opposite faces of a cell (..., 3, 3) -> (..., 3).
+
+    The limit for interactions and for minimum images: a vector shorter than half the
+    smallest width has fractional components within (-1/2, 1/2) even in a skewed cell.
+    """
+    cells = np.asarray(matrix, dtype=float)
+    volume = np.abs(np.linalg.det(cells))
+    a, b, c = cells[..., 0, :], cells[..., 1, :], cells[..., 2, :]
+    areas = [np.linalg.norm(np.cross(u, v), axis=-1) for u, v in ((b, c), (a, c), (a, b))]
+    return np.stack([volume / area for area in areas], axis=-1)
 
 
 def choose_supercell(
