@@ -42,11 +42,11 @@ import tempfile
 import time
 import warnings
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import git_state, package_version, write_results
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = ROOT / "results" / "diffusion.json"
@@ -372,22 +372,6 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parent
-
-
-def _version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def _git(*cmd: str) -> str | None:
-    try:
-        return subprocess.run(
-            ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def write_walk(atoms: int, frames: int, seed: int, path: Path) -> dict[str, Any]:
@@ -727,10 +711,9 @@ def main(argv: list[str] | None = None) -> int:
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "python": platform.python_version(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "versions": {n: _version(n) for n in PACKAGES},
+        "versions": {n: package_version(n) for n in PACKAGES},
         "kinisi_venv_versions": kinisi_versions,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        **git_state(),
         "true_D": TRUE_D,
         "time_step_fs": TIME_STEP_FS,
         "step_skip": STEP_SKIP,
@@ -742,9 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         "markdown_table": table,
         "markdown_calibration": calib_table,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {args.output} ({payload['total_wall_s']:.0f} s in total)")
+    write_results(args.output, payload)
     return 0
 
 

@@ -23,23 +23,21 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import git_state, package_version, write_results
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = ROOT / "results" / "md_overhead.json"
@@ -332,23 +330,6 @@ def print_table(results: list[dict[str, Any]]) -> None:
     )
 
 
-def _version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def _git(*cmd: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if "OMP_NUM_THREADS" not in os.environ:
@@ -374,16 +355,13 @@ def main(argv: list[str] | None = None) -> int:
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "torch_threads": torch_threads,
         "python": platform.python_version(),
-        "versions": {n: _version(n) for n in PACKAGES},
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "versions": {n: package_version(n) for n in PACKAGES},
+        **git_state(),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "total_wall_s": time.perf_counter() - started,
         "results": results,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nwrote {args.output} ({payload['total_wall_s']:.0f} s in total)")
+    write_results(args.output, payload)
     return 0
 
 
