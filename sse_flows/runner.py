@@ -214,6 +214,10 @@ def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
     return records
 
 
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("@class") == "OutputReference"
+
+
 def get_output(
     uuid: str, settings: SSEFlowsSettings | None = None
 ) -> dict[str, Any] | None:
@@ -222,11 +226,16 @@ def get_output(
     store = get_job_store(settings)
     store.connect()
     try:
-        doc = store.query_one({"uuid": uuid}, load=True)
+        doc = store.query_one({"uuid": uuid}, sort={"index": -1}, load=True)
         if doc is None:
             run = next((r for r in list_runs(settings) if r.flow_uuid == uuid), None)
             if run is not None and run.output_job:
-                doc = store.query_one({"uuid": run.output_job}, load=True)
+                uuid = run.output_job
+                doc = store.query_one({"uuid": uuid}, sort={"index": -1}, load=True)
+        if doc is not None and _is_reference(doc.get("output")):
+            # a job replaced by a flow (dynamic fan-out) points at the flow's output
+            output = store.get_output(uuid, which="last", load=True)
+            doc["output"] = jsanitize(output, strict=True, allow_bson=True, enum_values=True)
     finally:
         store.close()
     if doc is not None:

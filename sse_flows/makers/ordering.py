@@ -1,0 +1,304 @@
+"""Ordering of disordered structures as jobs: Ewald stage, potential screen, relaxations.
+
+``OrderingMaker`` builds the flow: enumerate and rank by Ewald energy, screen the kept
+candidates with single points of the potential when Ewald cannot rank them (isovalent
+Na/Li, Cl/Br, In/Y mixing, as the papers did), relax the ``top`` best, rank by relaxed
+energy per atom. Candidate structures go to the ``data`` store; documents keep the
+energies and counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from jobflow import Flow, Job, Maker, OnMissing, Response, job
+from pymatgen.core import Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from sse_flows.makers.base import PotentialInput, PotentialJobMaker
+from sse_flows.makers.relax import RelaxMaker
+from sse_flows.ordering.documents import CandidateEntry, OrderingDocument, SupercellReport
+from sse_flows.ordering.problem import OrderingError
+from sse_flows.ordering.search import MAX_ENUMERATE, search_orderings
+from sse_flows.provenance import RunProvenance
+from sse_flows.schemas import RelaxOutput, StructureSummary
+from sse_flows.structures import to_atoms
+
+
+def _spacegroup(structure: Structure) -> str:
+    try:
+        return str(SpacegroupAnalyzer(structure, symprec=0.01).get_space_group_symbol())
+    except Exception:
+        return "unknown"
+
+
+@dataclass
+class EnumerateOrderingsMaker(Maker):
+    """Symmetry-distinct orderings of a disordered structure, ranked by Ewald energy.
+
+    Give ``supercell`` (3 ints or a 3x3 matrix) or ``n_atoms`` (all supercell shapes
+    of that size). ``keep`` candidates go on to the next stage.
+    """
+
+    name: str = "enumerate orderings"
+    supercell: list[int] | list[list[int]] | None = None
+    n_atoms: int | None = None
+    keep: int = 20
+    oxidation_states: dict[str, float] | None = None
+    max_enumerate: int = MAX_ENUMERATE
+    n_samples: int = 5000
+    seed: int = 0
+    symprec: float = 0.01
+
+    @job(output_schema=OrderingDocument, data="structures")
+    def make(
+        self, structure: Structure, series: dict[str, Any] | None = None
+    ) -> OrderingDocument:
+        """Enumerate, rank by Ewald energy, keep the best."""
+        provenance = RunProvenance.start(asdict(self))
+        if self.supercell is None and self.n_atoms is None:
+            raise OrderingError("Give a supercell (e.g. [1, 1, 2]) or a target n_atoms.")
+        search = search_orderings(
+            structure,
+            supercell=self.supercell,
+            n_atoms=self.n_atoms,
+            keep=self.keep,
+            oxidation_states=self.oxidation_states,
+            max_enumerate=self.max_enumerate,
+            n_samples=self.n_samples,
+            seed=self.seed,
+            symprec=self.symprec,
+        )
+        lowest = min(c.ewald_energy for c in search.candidates)
+        entries = [
+            CandidateEntry(
+                rank=i,
+                ewald_rank=i,
+                formula=c.structure.composition.formula,
+                nsites=len(c.structure),
+                supercell=c.supercell,
+                spacegroup=c.spacegroup,
+                multiplicity=c.multiplicity,
+                ewald_energy_eV=c.ewald_energy,
+                ewald_relative_eV_atom=(c.ewald_energy - lowest) / len(c.structure),
+                configuration=c.configuration,
+            )
+            for i, c in enumerate(search.candidates)
+        ]
+        structures = [c.structure for c in search.candidates]
+        return OrderingDocument(
+            stage="ewald",
+            summary=StructureSummary.of(structures[0]),
+            parent_formula=structure.composition.reduced_formula,
+            parent=structure,
+            series=series,
+            oxidation_states=search.oxidation_states,
+            cells=[SupercellReport(**asdict(c)) for c in search.cells],
+            n_combinations=sum(c.n_combinations for c in search.cells),
+            n_distinct=search.n_distinct,
+            n_kept=search.n_kept,
+            n_cut=search.n_cut,
+            exhaustive=all(c.exhaustive for c in search.cells),
+            ewald_degenerate=search.ewald_degenerate,
+            ranked_by="none" if search.ewald_degenerate else "ewald",
+            candidates=entries,
+            structures=structures,
+            lowest=structures[0],
+            notes=search.notes,
+            provenance=provenance.finish(),
+        )
+
+
+@dataclass
+class ScreenOrderingsMaker(PotentialJobMaker):
+    """Re-rank candidates by single-point potential energy (unrelaxed).
+
+    Cheap next to relaxations, and the only ranking available before relaxation when
+    Ewald energies are degenerate.
+    """
+
+    name: str = "screen orderings"
+
+    @job(output_schema=OrderingDocument, data="structures")
+    def make(
+        self,
+        document: OrderingDocument | dict[str, Any],
+        potential: PotentialInput | None = None,
+    ) -> OrderingDocument:
+        """Evaluate every candidate once and sort by energy per atom."""
+        doc = _as_document(document)
+        loaded, provenance = self.prepare(doc.structures[0], potential)
+        energies = []
+        for structure in doc.structures:
+            atoms = to_atoms(structure)
+            atoms.calc = loaded.calculator
+            energies.append(float(atoms.get_potential_energy()) / len(atoms))
+        order = np.argsort(energies, kind="stable")
+        candidates, structures = [], []
+        for rank, index in enumerate(order):
+            entry = doc.candidates[int(index)].model_copy()
+            entry.rank = rank
+            entry.screen_energy_eV_atom = energies[int(index)]
+            candidates.append(entry)
+            structures.append(doc.structures[int(index)])
+        return doc.model_copy(
+            update={
+                "stage": "screened",
+                "ranked_by": "potential_static",
+                "candidates": candidates,
+                "structures": structures,
+                "lowest": structures[0],
+                "summary": StructureSummary.of(structures[0]),
+                "potential": loaded.provenance,
+                "provenance": provenance.finish(),
+            }
+        )
+
+
+def _as_document(document: OrderingDocument | dict[str, Any]) -> OrderingDocument:
+    if isinstance(document, OrderingDocument):
+        return document
+    return OrderingDocument.model_validate(document)
+
+
+@job
+def relax_candidates(
+    document: OrderingDocument | dict[str, Any],
+    top: int,
+    relax_maker: RelaxMaker,
+    potential: PotentialInput | None = None,
+) -> Response:
+    """Relax the ``top`` best candidates in parallel jobs, then rank them."""
+    doc = _as_document(document)
+    relax_jobs = []
+    for i, structure in enumerate(doc.structures[:top]):
+        relax = relax_maker.make(structure, potential=potential)
+        relax.name = f"{relax_maker.name} candidate {i}"
+        relax_jobs.append(relax)
+    collect = rank_relaxed(doc, [j.output for j in relax_jobs])
+    collect.config.on_missing_references = OnMissing.NONE
+    return Response(replace=Flow([*relax_jobs, collect], output=collect.output))
+
+
+@job(output_schema=OrderingDocument, data="structures")
+def rank_relaxed(
+    document: OrderingDocument | dict[str, Any],
+    relaxed: list[RelaxOutput | dict[str, Any] | None],
+) -> OrderingDocument:
+    """Rank relaxed candidates by energy per atom; failed relaxations are reported."""
+    doc = _as_document(document)
+    provenance = RunProvenance.start({"n_relaxed": len(relaxed)})
+    done: list[tuple[float, int, RelaxOutput]] = []
+    entries = [c.model_copy() for c in doc.candidates]
+    for i, output in enumerate(relaxed):
+        if output is None:
+            entries[i].relax_error = "relaxation job failed (see its job in the store)"
+            continue
+        out = (
+            output
+            if isinstance(output, RelaxOutput)
+            else RelaxOutput.model_validate(output)
+        )
+        entries[i].relaxed_energy_eV_atom = out.energy_per_atom
+        entries[i].relax_converged = out.converged
+        entries[i].spacegroup_relaxed = out.spacegroup_final
+        done.append((out.energy_per_atom, i, out))
+    if not done:
+        raise OrderingError(
+            f"All {len(relaxed)} relaxations of {doc.parent_formula} orderings failed; "
+            "see the relax jobs' errors (unsupported element, missing weights, ...)."
+        )
+    done.sort(key=lambda item: (item[0], item[1]))
+    best = done[0][0]
+    ranked: list[CandidateEntry] = []
+    structures: list[Structure] = []
+    for rank, (energy, i, out) in enumerate(done):
+        entries[i].rank = rank
+        entries[i].relaxed_relative_eV_atom = energy - best
+        ranked.append(entries[i])
+        structures.append(out.structure)
+    # Candidates that were not relaxed (or failed) follow, in their previous order.
+    for i, entry in enumerate(entries):
+        if all(i != j for _, j, _ in done):
+            entry.rank = len(ranked)
+            ranked.append(entry)
+            structures.append(doc.structures[i])
+    notes = list(doc.notes)
+    unconverged = [e.rank for e in ranked if e.relax_converged is False]
+    if unconverged:
+        notes.append(f"Relaxations of ranks {unconverged} did not reach fmax.")
+    return doc.model_copy(
+        update={
+            "stage": "relaxed",
+            "ranked_by": "potential_relaxed",
+            "candidates": ranked,
+            "structures": structures,
+            "lowest": structures[0],
+            "summary": StructureSummary.of(structures[0]),
+            "n_relaxed": len(done),
+            "potential": done[0][2].potential,
+            "notes": notes,
+            "provenance": provenance.finish(),
+        }
+    )
+
+
+def _relax_default() -> RelaxMaker:
+    return RelaxMaker(
+        name="relax ordering", fmax=0.05, max_steps=300, require_convergence=False
+    )
+
+
+@dataclass
+class OrderingMaker(Maker):
+    """Disordered structure -> ranked ordered cells -> the ``top`` relaxed with a potential.
+
+    ``potential=None`` stops after the Ewald stage. ``screen``: 'auto' screens with
+    single points only when Ewald energies are degenerate (isovalent mixing).
+    """
+
+    name: str = "ordering"
+    potential: PotentialInput | None = "chgnet"
+    top: int = 5
+    screen: Literal["auto", "always", "never"] = "auto"
+    enumerate_maker: EnumerateOrderingsMaker = field(
+        default_factory=EnumerateOrderingsMaker
+    )
+    screen_maker: ScreenOrderingsMaker = field(default_factory=ScreenOrderingsMaker)
+    relax_maker: RelaxMaker | None = field(default_factory=_relax_default)
+
+    def make(self, structure: Structure, series: dict[str, Any] | None = None) -> Flow:
+        """Build the ordering flow for one disordered structure."""
+        enumerate_job = self.enumerate_maker.make(structure, series=series)
+        jobs: list[Flow | Job] = [enumerate_job]
+        current = enumerate_job.output
+        if self.potential is not None:
+            screen_job = _maybe_screen(
+                current, self.screen, self.screen_maker, self.potential
+            )
+            jobs.append(screen_job)
+            current = screen_job.output
+            if self.relax_maker is not None and self.top > 0:
+                relax_job = relax_candidates(
+                    current, self.top, self.relax_maker, self.potential
+                )
+                jobs.append(relax_job)
+                current = relax_job.output
+        return Flow(jobs, output=current, name=self.name)
+
+
+@job(data="structures")
+def _maybe_screen(
+    document: OrderingDocument | dict[str, Any],
+    mode: str,
+    screen_maker: ScreenOrderingsMaker,
+    potential: PotentialInput,
+) -> Response:
+    """Screen with the potential when asked or when Ewald cannot rank; else pass on."""
+    doc = _as_document(document)
+    if mode == "always" or (mode == "auto" and doc.ewald_degenerate):
+        screen = screen_maker.make(doc, potential=potential)
+        return Response(replace=screen)
+    return Response(output=doc)

@@ -1,0 +1,105 @@
+"""Output documents of the ordering jobs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
+
+from sse_flows.provenance import PotentialProvenance, RunProvenance
+from sse_flows.schemas import StructureSummary
+
+
+class CandidateEntry(BaseModel):
+    """One ordered cell and every energy it was ranked by."""
+
+    rank: int = Field(description="Position in the final ranking, 0 = best.")
+    ewald_rank: int = Field(description="Position by Ewald energy (0 = lowest).")
+    formula: str = Field(description="Full formula of the ordered cell.")
+    nsites: int = Field(description="Atoms in the ordered cell.")
+    supercell: list[list[int]] = Field(description="Supercell matrix of the parent cell.")
+    spacegroup: str = Field(description="Space group of the unrelaxed ordered cell.")
+    multiplicity: int = Field(
+        description="Arrangements this ordering stands for (orbit size, or times sampled)."
+    )
+    ewald_energy_eV: float = Field(
+        description="Ewald energy of the cell with formal charges."
+    )
+    ewald_relative_eV_atom: float = Field(
+        description="Ewald energy above the lowest candidate, eV/atom."
+    )
+    screen_energy_eV_atom: float | None = Field(
+        default=None, description="Single-point potential energy (unrelaxed), eV/atom."
+    )
+    relaxed_energy_eV_atom: float | None = Field(
+        default=None, description="Potential energy after relaxation, eV/atom."
+    )
+    relaxed_relative_eV_atom: float | None = Field(
+        default=None,
+        description="Relaxed energy above the best relaxed candidate, eV/atom.",
+    )
+    relax_converged: bool | None = Field(
+        default=None, description="Whether the relaxation reached fmax (None: not relaxed)."
+    )
+    relax_error: str | None = Field(
+        default=None, description="Why the relaxation failed, if it did."
+    )
+    spacegroup_relaxed: str | None = Field(
+        default=None, description="Space group after relaxation."
+    )
+    configuration: list[int] = Field(
+        description="Species index per disordered site (reproduces the cell exactly)."
+    )
+
+
+class SupercellReport(BaseModel):
+    """What was considered in one supercell shape."""
+
+    supercell: list[list[int]] = Field(description="Supercell matrix.")
+    n_sites: int = Field(
+        description="Sites in the supercell skeleton (vacancies included)."
+    )
+    n_combinations: int = Field(description="Arrangements before symmetry reduction.")
+    n_symmetry_ops: int = Field(description="Symmetry operations of the supercell.")
+    n_distinct: int = Field(description="Symmetry-distinct orderings found.")
+    n_considered: int = Field(description="Arrangements looked at (all, or the samples).")
+    exhaustive: bool = Field(description="True when every arrangement was enumerated.")
+    seconds: float = Field(description="Wall time of this cell's search.")
+
+
+class OrderingDocument(BaseModel):
+    """Ranked ordered cells of a disordered structure, with the counts behind them."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    task_type: Literal["ordering"] = "ordering"
+    stage: str = Field(description="ewald, screened (potential single points) or relaxed.")
+    summary: StructureSummary = Field(description="Query keys of the best ordered cell.")
+    parent_formula: str = Field(description="Formula of the disordered parent.")
+    parent: Structure = Field(description="The disordered parent structure.")
+    series: dict[str, object] | None = Field(
+        default=None, description="Series name, member label and parameters, if any."
+    )
+    oxidation_states: dict[str, float] = Field(description="Charges used for Ewald.")
+    cells: list[SupercellReport] = Field(description="Per-supercell counts.")
+    n_combinations: int = Field(description="Arrangements over all supercells.")
+    n_distinct: int = Field(description="Symmetry-distinct orderings found.")
+    n_kept: int = Field(description="Candidates kept after the Ewald stage.")
+    n_cut: int = Field(description="Distinct orderings found but not kept.")
+    n_relaxed: int = Field(default=0, description="Candidates relaxed with the potential.")
+    exhaustive: bool = Field(description="True when every cell was enumerated completely.")
+    ewald_degenerate: bool = Field(
+        description="True when Ewald energy cannot rank (isovalent mixing only)."
+    )
+    ranked_by: str = Field(description="ewald, potential_static or potential_relaxed.")
+    candidates: list[CandidateEntry] = Field(description="Candidates, best first.")
+    structures: list[Structure] = Field(
+        description="Ordered cells in candidate order (relaxed ones when relaxed)."
+    )
+    lowest: Structure = Field(description="The best ordered cell.")
+    notes: list[str] = Field(default_factory=list, description="Caveats of this result.")
+    potential: PotentialProvenance | None = Field(
+        default=None, description="Potential used for screening/relaxation."
+    )
+    provenance: RunProvenance = Field(description="Software, host, times, resolved inputs.")
