@@ -235,7 +235,9 @@ def get_output(
         if doc is not None and _is_reference(doc.get("output")):
             # a job replaced by a flow (dynamic fan-out) points at the flow's output
             output = store.get_output(uuid, which="last", load=True)
-            doc["output"] = jsanitize(output, strict=True, allow_bson=True, enum_values=True)
+            doc["output"] = jsanitize(
+                output, strict=True, allow_bson=True, enum_values=True
+            )
     finally:
         store.close()
     if doc is not None:

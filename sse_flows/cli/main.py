@@ -82,6 +82,74 @@ def potentials(
 
 
 @app.command()
+def prototypes(
+    name: Annotated[
+        str | None, typer.Argument(help="Prototype to show or write (case-insensitive).")
+    ] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write", help="Write it to this file (.cif, POSCAR/.vasp, .extxyz)."
+        ),
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="Only electrolyte, competing or element.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the shipped prototype structures, show one, or write one to a file."""
+    from dataclasses import asdict
+
+    from sse_flows.structures.prototypes import (
+        get_prototype_info,
+        list_prototypes,
+        load_prototype,
+        write_prototype,
+    )
+
+    try:
+        if name is None:
+            if write is not None:
+                raise SSEFlowsError("--write needs a prototype NAME")
+            infos = list_prototypes(role)
+            if as_json:
+                typer.echo(json.dumps([asdict(i) for i in infos], indent=2))
+                return
+            for i in infos:
+                kind = "ordered" if i.ordered else "disordered"
+                typer.echo(
+                    f"{i.name:16s} {i.formula:14s} {i.spacegroup_symbol:10s} "
+                    f"{i.role:11s} {i.nsites:4d} {kind:10s} {i.short_source}"
+                )
+            return
+        info = get_prototype_info(name)
+        if write is not None:
+            path = write_prototype(info.name, write)
+            typer.echo(f"wrote {info.name} ({info.nsites} sites) to {path}")
+            return
+        structure = load_prototype(info.name)
+    except SSEFlowsError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(_dumps({**asdict(info), "structure": structure.as_dict()}))
+        return
+    lat = structure.lattice
+    typer.echo(
+        f"{info.name}: {info.formula}, {info.spacegroup_symbol} "
+        f"(No. {info.spacegroup_number}), {info.role}, {info.nsites} sites, "
+        f"{'ordered' if info.ordered else 'partially occupied sites'}"
+    )
+    typer.echo(
+        f"  cell: a={lat.a:.4f} b={lat.b:.4f} c={lat.c:.4f} A, "
+        f"alpha={lat.alpha:.2f} beta={lat.beta:.2f} gamma={lat.gamma:.2f}, "
+        f"V={lat.volume:.2f} A^3"
+    )
+    typer.echo(f"  source: {info.source}" + (f" (doi:{info.doi})" if info.doi else ""))
+    if info.note:
+        typer.echo(f"  note: {info.note}")
+
+
+@app.command()
 def run(
     spec: Annotated[Path, typer.Argument(help="Flow specification YAML file.")],
     as_json: Annotated[
@@ -189,6 +257,10 @@ def summarise(doc: dict[str, Any]) -> str:
     out = doc.get("output", doc)
     if out.get("task_type") == "conductivity":
         return _summarise_conductivity(doc, out)
+    if out.get("task_type") == "ordering":
+        from sse_flows.cli.order import summarise_ordering
+
+        return summarise_ordering(out)
     summary = out.get("summary", {})
     potential = out.get("potential", {})
     lines = [
@@ -380,6 +452,16 @@ def config() -> None:
 
     typer.echo(f"# config file: {config_file_path()}")
     typer.echo(get_settings().model_dump_json(indent=2))
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (keeps this file short)."""
+    from sse_flows.cli.order import order
+
+    app.command()(order)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover

@@ -127,11 +127,15 @@ def order(
             enumerate_maker=EnumerateOrderingsMaker(
                 supercell=cell,
                 n_atoms=atoms,
-                keep=max(keep, top),
+                keep=max(keep, top) if potential else keep,
                 oxidation_states=_charges(oxidation),
                 seed=seed,
             ),
         )
+        if cell is not None:  # bad occupancies or charges fail here, before a run starts
+            from sse_flows.ordering import build_problem
+
+            build_problem(structure, cell, _charges(oxidation))
         flow = maker.make(structure)
         if potential is not None:  # fail before any work if it cannot load
             from sse_flows.potentials import PotentialSpec, get_family, resolve_checkpoint

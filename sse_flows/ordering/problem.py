@@ -44,7 +44,9 @@ class Sublattice:
     charges: tuple[float, ...]
     """Formal charge of each species (0 for a vacancy)."""
     label: str = ""
-    """The parent's description of the orbit, e.g. ``Li:0.5`` (for messages)."""
+    """Mean occupancies, e.g. ``Li:0.500, X:0.500`` (for messages)."""
+    name: str = ""
+    """The ``sublattice`` site property, or ``orbit N`` after the parent's site N."""
 
     @property
     def n_arrangements(self) -> int:
@@ -139,9 +141,20 @@ def site_charges(
     elements = {_symbol(sp) for site in structure for sp in site.species}
     if elements <= set(found):
         return found
-    composition = Composition(
-        {_symbol(sp): amt for sp, amt in structure.composition.items()}
+    amounts = {_symbol(sp): float(amt) for sp, amt in structure.composition.items()}
+    scale = next(
+        (
+            k
+            for k in range(1, 241)
+            if all(abs(k * v - round(k * v)) < 1e-3 for v in amounts.values())
+        ),
+        None,
     )
+    if scale is None:
+        raise OrderingError(
+            "Cannot guess oxidation states for these occupancies; give them explicitly."
+        )
+    composition = Composition({k: round(scale * v) for k, v in amounts.items()})
     guesses = composition.oxi_state_guesses(max_sites=-50)
     if not guesses:
         raise OrderingError(
@@ -225,8 +238,14 @@ def parent_orbits(structure: Structure, symprec: float = 0.01) -> np.ndarray:
     orbits = np.asarray(analyzer.get_symmetry_dataset().equivalent_atoms)
     if labels is None:
         return orbits
+    # Labelled sites form one sublattice per label; unlabelled ones keep their orbit.
     first: dict[object, int] = {}
-    return np.array([first.setdefault(label, i) for i, label in enumerate(labels)])
+    return np.array(
+        [
+            first.setdefault(label, i) if label not in (None, "") else int(orbits[i])
+            for i, label in enumerate(labels)
+        ]
+    )
 
 
 def smallest_valid_multiple(structure: Structure, symprec: float = 0.01) -> int:
@@ -277,6 +296,8 @@ def build_problem(
     skeleton.make_supercell(matrix)
     n_cells = round(abs(np.linalg.det(matrix)))
     sup_orbits = np.asarray(skeleton.site_properties["parent_orbit"])
+    given = structure.site_properties.get(SUBLATTICE_PROPERTY)
+    names = {int(o): given[i] for i, o in enumerate(orbits)} if given else {}
 
     fixed: dict[int, str] = {}
     sublattices: list[Sublattice] = []
@@ -304,6 +325,7 @@ def build_problem(
                 counts=tuple(counts[s] for s in species),
                 charges=tuple(charges[s] for s in species),
                 label=label,
+                name=str(names.get(int(orbit), f"orbit {int(orbit)}")),
             )
         )
     if problems:

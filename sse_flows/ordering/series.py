@@ -36,7 +36,7 @@ class SeriesMember:
 
 def _labelled(structure: Structure, labels: Sequence[str | None]) -> Structure:
     out = structure.copy()
-    out.add_site_property(SUBLATTICE_PROPERTY, list(labels))
+    out.add_site_property(SUBLATTICE_PROPERTY, [label or "" for label in labels])
     return out
 
 

@@ -1,0 +1,1 @@
+"""Crystallographic data of the prototype library, one module per family."""
