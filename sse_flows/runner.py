@@ -47,6 +47,10 @@ class RunRecord(BaseModel):
     output_job: str | None = Field(
         None, description="uuid of the job giving the flow output."
     )
+    output_jobs: list[str] = Field(
+        default_factory=list,
+        description="uuids of the jobs whose outputs form a list output (series flows).",
+    )
     jobs: list[JobRecord] = Field(default_factory=list)
     spec: dict[str, Any] | None = Field(None, description="The spec file contents, if any.")
     host: str = Field(default_factory=socket.gethostname, description="Host running it.")
@@ -72,6 +76,14 @@ class _FailureCollector(logging.Handler):
 def _output_uuid(flow: Flow) -> str | None:
     output = flow.output
     return getattr(output, "uuid", None)
+
+
+def _output_uuids(flow: Flow) -> list[str]:
+    """Jobs behind a list output (one document per series member)."""
+    output = flow.output
+    if not isinstance(output, list | tuple):
+        return []
+    return [u for u in (getattr(o, "uuid", None) for o in output) if u is not None]
 
 
 def _completed(store: JobStore, uuid: str) -> bool:
@@ -142,6 +154,7 @@ def run_flow(
             name=flow.name,
             state="RUNNING",
             output_job=_output_uuid(flow),
+            output_jobs=_output_uuids(flow),
             spec=spec,
             flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from jobflow import Flow, Job
@@ -16,7 +16,9 @@ from sse_flows.makers import MDMaker, RelaxMaker, StaticMaker
 from sse_flows.potentials import PotentialSpec
 from sse_flows.structures import read_structure, require_ordered
 
-FlowKind = Literal["static", "relax", "md", "relax_md", "conductivity"]
+FlowKind = Literal["static", "relax", "md", "relax_md", "conductivity", "order", "series"]
+SeriesKind = Literal["anion_exchange", "substitution", "halide_mixing"]
+PROTOTYPE_PREFIX = "prototype:"
 
 
 class FlowSpec(BaseModel):
@@ -25,7 +27,9 @@ class FlowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("sse-flows run", description="Name given to the flow.")
-    structure: str = Field(description="Structure file, relative to the spec file.")
+    structure: str = Field(
+        description="Structure file, relative to the spec file, or 'prototype:NAME'."
+    )
     supercell: int | list[int] | list[list[int]] | None = Field(
         None, description="Supercell: n, [a, b, c] or a 3x3 matrix."
     )
@@ -39,6 +43,21 @@ class FlowSpec(BaseModel):
     conductivity: dict[str, Any] = Field(
         default_factory=dict,
         description="ConductivityMaker settings; 'preset' names a protocol (quick...).",
+    )
+    order: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Ordering settings: supercell or n_atoms, keep, top, screen, "
+            "oxidation_states, seed, max_enumerate, n_samples."
+        ),
+    )
+    series: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Series: kind (anion_exchange, substitution, halide_mixing) and its "
+            "parameters (fractions / site, substituent, amounts, per_formula); the "
+            "ordering settings come from 'order'."
+        ),
     )
     base_dir: Path = Field(Path(), exclude=True, description="Directory of the spec file.")
 
@@ -60,9 +79,14 @@ class FlowSpec(BaseModel):
             raise SpecError(f"{path}: {exc}") from exc
 
     def load_structure(self) -> Structure:
-        """Read the structure and apply the supercell."""
-        path = Path(self.structure).expanduser()
-        structure = read_structure(path if path.is_absolute() else self.base_dir / path)
+        """Read the structure (file or shipped prototype) and apply the supercell."""
+        if self.structure.startswith(PROTOTYPE_PREFIX):
+            from sse_flows.structures.prototypes import load_prototype
+
+            structure = load_prototype(self.structure[len(PROTOTYPE_PREFIX) :])
+        else:
+            path = Path(self.structure).expanduser()
+            structure = read_structure(path if path.is_absolute() else self.base_dir / path)
         if self.supercell is not None:
             structure = require_ordered(structure, "a supercell for MD")
             structure = structure.make_supercell(self.supercell, in_place=False)
@@ -85,6 +109,13 @@ class FlowSpec(BaseModel):
         from sse_flows.potentials import get_family, resolve_checkpoint
         from sse_flows.potentials.registry import require_installed
 
+        if self.flow in ("order", "series"):  # the potential is a job argument there
+            potential = self.order.get("potential", self.potential)
+            if potential not in (None, "none"):
+                spec = PotentialSpec.parse(potential)
+                require_installed(get_family(spec.name))
+                resolve_checkpoint(spec)
+            return
         for job in flow.iterflow():
             maker = getattr(job[0], "maker", None)
             potential = job[0].function_kwargs.get("potential") or getattr(
@@ -95,6 +126,56 @@ class FlowSpec(BaseModel):
             spec = PotentialSpec.parse(potential)
             require_installed(get_family(spec.name))
             resolve_checkpoint(spec)
+
+    def _ordering_flow(self, structure: Structure) -> Flow:
+        """Build the ordering flow, or a series of them, from 'order' and 'series'."""
+        from sse_flows.flows.series import OrderingSeriesMaker
+        from sse_flows.makers.ordering import EnumerateOrderingsMaker, OrderingMaker
+        from sse_flows.ordering import series as builders
+
+        settings = dict(self.order)
+        potential = settings.pop("potential", self.potential)
+        top = settings.pop("top", 5)
+        screen = settings.pop("screen", "auto")
+        try:
+            maker = OrderingMaker(
+                potential=None
+                if potential in (None, "none")
+                else self._resolve_potential(potential),
+                top=top,
+                screen=screen,
+                enumerate_maker=EnumerateOrderingsMaker(**settings),
+            )
+        except TypeError as exc:
+            raise SpecError(
+                f"Invalid 'order' settings in spec '{self.name}': {exc}"
+            ) from exc
+        if self.flow == "order":
+            return maker.make(structure)
+        params = dict(self.series)
+        kind = params.pop("kind", None)
+        try:
+            if kind == "anion_exchange":
+                members = builders.anion_exchange_series(structure, **params)
+            elif kind == "substitution":
+                members = builders.substitution_series(structure, **params)
+            elif kind == "halide_mixing":
+                members = builders.halide_mixing_series(structure, **params)
+            else:
+                raise SpecError(
+                    f"series.kind must be one of {list(get_args(SeriesKind))}, got {kind!r}"
+                )
+        except TypeError as exc:
+            raise SpecError(
+                f"Invalid 'series' settings in spec '{self.name}': {exc}"
+            ) from exc
+        supercell = maker.enumerate_maker.supercell
+        series_maker = OrderingSeriesMaker(
+            name=self.name,
+            ordering_maker=maker,
+            supercell=list(supercell) if supercell is not None else None,  # type: ignore[arg-type]
+        )
+        return series_maker.make(members)
 
     def build(self) -> Flow:
         """Return the flow the spec describes, with resolved settings."""
@@ -113,7 +194,9 @@ class FlowSpec(BaseModel):
                     f"Invalid '{key}' settings in spec '{self.name}': {exc}"
                 ) from exc
         job: Job | Flow
-        if self.flow == "conductivity":
+        if self.flow in ("order", "series"):
+            job = self._ordering_flow(structure)
+        elif self.flow == "conductivity":
             settings = dict(self.conductivity)
             preset = settings.pop("preset", None)
             settings["potential"] = self._resolve_potential(

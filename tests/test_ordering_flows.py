@@ -186,3 +186,52 @@ def test_order_command_bad_input(tmp_path: Path, isolated_settings: Path, args, 
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_series_spec_runs_from_a_prototype(isolated_settings: Path):
+    from tests.conftest import EXAMPLES
+
+    done = subprocess.run(
+        [*SSE_FLOWS, "run", str(EXAMPLES / "series_argyrodite_exchange.yaml"), "--json"],
+        capture_output=True,
+        text=True,
+        env=cli_env(isolated_settings),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    members = [m["output"] for m in result["outputs"]]
+    fractions = [m["series"]["parameters"]["exchange_fraction"] for m in members]
+    assert fractions == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert [len(m["candidates"]) for m in members] == [1, 4, 4, 4, 1]
+    # 16 = 4 x 4 ways to swap one Cl (4a) with one free S (4d) in a P1 cell
+    assert members[1]["n_combinations"] == 16 and members[2]["n_combinations"] == 36
+
+
+def test_spec_errors_for_ordering(tmp_path: Path, isolated_settings: Path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        "structure: prototype:Li6PS5Cl-ordered\nflow: series\n"
+        "series: {kind: shuffle}\norder: {potential: none}\n"
+    )
+    done = subprocess.run(
+        [*SSE_FLOWS, "run", str(spec)],
+        capture_output=True,
+        text=True,
+        env=cli_env(isolated_settings),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "series.kind must be one of" in done.stderr
+    spec.write_text(
+        "structure: prototype:Li6PS5Q\nflow: order\norder: {supercell: [1, 1, 1]}\n"
+    )
+    done = subprocess.run(
+        [*SSE_FLOWS, "run", str(spec)],
+        capture_output=True,
+        text=True,
+        env=cli_env(isolated_settings),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Li6PS5" in done.stderr

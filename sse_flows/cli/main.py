@@ -173,15 +173,23 @@ def run(
     with contextlib.redirect_stdout(sys.stderr):
         record = run_flow(flow, spec=raw)
     output = get_output(record.output_job) if record.output_job else None
+    members = [get_output(uuid) for uuid in record.output_jobs]
     if as_json:
-        typer.echo(_dumps({"run": record.model_dump(exclude={"flow"}), "output": output}))
+        payload: dict[str, Any] = {
+            "run": record.model_dump(exclude={"flow"}),
+            "output": output,
+        }
+        if members:
+            payload["outputs"] = members
+        typer.echo(_dumps(payload))
     else:
         typer.echo(f"flow {record.flow_uuid} '{record.name}': {record.state}")
         for job in record.jobs:
             line = f"  {job.name:12s} {job.uuid}  {job.state}"
             typer.echo(line + (f"  error: {job.error}" if job.error else ""))
-        if output is not None:
-            typer.echo(summarise(output))
+        for doc in [output, *members]:
+            if doc is not None:
+                typer.echo(summarise(doc))
     if record.state != "COMPLETED":
         typer.echo(
             f"fix the cause above, then continue with: sse-flows resume {record.flow_uuid}",

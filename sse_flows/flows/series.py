@@ -79,7 +79,10 @@ class OrderingSeriesMaker(Maker):
                 self.ordering_maker,
                 name=f"ordering {member.label}",
                 enumerate_maker=dataclasses.replace(
-                    self.ordering_maker.enumerate_maker, supercell=cell, n_atoms=None
+                    self.ordering_maker.enumerate_maker,
+                    name=f"enumerate {member.label}",
+                    supercell=cell,
+                    n_atoms=None,
                 ),
             )
             series = {
