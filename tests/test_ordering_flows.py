@@ -235,3 +235,56 @@ def test_spec_errors_for_ordering(tmp_path: Path, isolated_settings: Path):
     )
     assert done.returncode == 2
     assert "Li6PS5" in done.stderr
+
+
+def test_killed_ordering_run_resumes_job_by_job(isolated_settings: Path):
+    import signal
+    import time
+
+    from sse_flows.structures.prototypes import write_prototype
+
+    cif = write_prototype("Li3YBr6", isolated_settings.parent / "lyb.cif")
+    env = cli_env(isolated_settings)
+    proc = subprocess.Popen(
+        [*SSE_FLOWS, "order", str(cif), "--supercell", "1,1,2", "--potential", "chgnet",
+         "--top", "3", "--keep", "5"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    store = get_job_store()
+    deadline = time.time() + 600
+    relaxed = 0
+    while time.time() < deadline and relaxed == 0:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.5)
+        store.connect()
+        relaxed = store.count({"output.task_type": "relax"})
+        store.close()
+    assert relaxed >= 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    status = json.loads(
+        subprocess.run(
+            [*SSE_FLOWS, "status", "--json"], capture_output=True, text=True, env=env
+        ).stdout
+    )[0]
+    assert status["state"] == "KILLED"
+    states = [j["state"] for j in status["jobs"]]
+    assert states[:2] == ["COMPLETED", "COMPLETED"]  # enumerate, screen
+    assert states[-1] == "WAITING"  # the ranking never ran
+    resumed = subprocess.run(
+        [*SSE_FLOWS, "resume", status["flow_uuid"]], capture_output=True, text=True, env=env
+    )
+    assert "COMPLETED" in resumed.stdout, resumed.stderr
+    doc = json.loads(
+        subprocess.run(
+            [*SSE_FLOWS, "show", status["flow_uuid"], "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+    )["output"]
+    assert doc["stage"] == "relaxed" and doc["n_relaxed"] == 3
+    store.connect()
+    # each candidate was relaxed once: the finished one was not redone
+    assert store.count({"output.task_type": "relax"}) == 3

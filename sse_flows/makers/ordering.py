@@ -9,11 +9,12 @@ energies and counts.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from jobflow import Flow, Job, Maker, OnMissing, Response, job
+from jobflow import Flow, Job, Maker, OnMissing, job
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
@@ -116,10 +117,12 @@ class ScreenOrderingsMaker(PotentialJobMaker):
     """Re-rank candidates by single-point potential energy (unrelaxed).
 
     Cheap next to relaxations, and the only ranking available before relaxation when
-    Ewald energies are degenerate.
+    Ewald energies are degenerate. ``mode``: 'auto' screens only then, 'always' and
+    'never' do what they say; an unscreened document passes through unchanged.
     """
 
     name: str = "screen orderings"
+    mode: Literal["auto", "always", "never"] = "auto"
 
     @job(output_schema=OrderingDocument, data="structures")
     def make(
@@ -129,6 +132,8 @@ class ScreenOrderingsMaker(PotentialJobMaker):
     ) -> OrderingDocument:
         """Evaluate every candidate once and sort by energy per atom."""
         doc = _as_document(document)
+        if self.mode == "never" or (self.mode == "auto" and not doc.ewald_degenerate):
+            return doc
         loaded, provenance = self.prepare(doc.structures[0], potential)
         energies = []
         for structure in doc.structures:
@@ -157,29 +162,38 @@ class ScreenOrderingsMaker(PotentialJobMaker):
         )
 
 
+@dataclass
+class RelaxCandidateMaker(Maker):
+    """Relax candidate ``index`` of an ordering document (None when there is none).
+
+    One static job per rank keeps the flow fixed when it is built, so a killed run
+    resumes job by job; a cell with fewer candidates than ``top`` leaves the extra
+    jobs with nothing to do.
+    """
+
+    name: str = "relax candidate"
+    relax_maker: RelaxMaker = field(default_factory=lambda: _relax_default())
+
+    @job
+    def make(
+        self,
+        document: OrderingDocument | dict[str, Any],
+        index: int,
+        potential: PotentialInput | None = None,
+    ) -> RelaxOutput | None:
+        """Relax one candidate with the relax maker's settings."""
+        doc = _as_document(document)
+        if index >= len(doc.structures):
+            return None
+        relax = self.relax_maker.make.original  # type: ignore[attr-defined]
+        result: RelaxOutput = relax(self.relax_maker, doc.structures[index], potential)
+        return result
+
+
 def _as_document(document: OrderingDocument | dict[str, Any]) -> OrderingDocument:
     if isinstance(document, OrderingDocument):
         return document
     return OrderingDocument.model_validate(document)
-
-
-@job
-def relax_candidates(
-    document: OrderingDocument | dict[str, Any],
-    top: int,
-    relax_maker: RelaxMaker,
-    potential: PotentialInput | None = None,
-) -> Response:
-    """Relax the ``top`` best candidates in parallel jobs, then rank them."""
-    doc = _as_document(document)
-    relax_jobs = []
-    for i, structure in enumerate(doc.structures[:top]):
-        relax = relax_maker.make(structure, potential=potential)
-        relax.name = f"{relax_maker.name} candidate {i}"
-        relax_jobs.append(relax)
-    collect = rank_relaxed(doc, [j.output for j in relax_jobs])
-    collect.config.on_missing_references = OnMissing.NONE
-    return Response(replace=Flow([*relax_jobs, collect], output=collect.output))
 
 
 @job(output_schema=OrderingDocument, data="structures")
@@ -189,10 +203,11 @@ def rank_relaxed(
 ) -> OrderingDocument:
     """Rank relaxed candidates by energy per atom; failed relaxations are reported."""
     doc = _as_document(document)
+    relaxed = relaxed[: len(doc.candidates)]  # jobs beyond the candidates had none
     provenance = RunProvenance.start({"n_relaxed": len(relaxed)})
     done: list[tuple[float, int, RelaxOutput]] = []
     entries = [c.model_copy() for c in doc.candidates]
-    for i, output in enumerate(relaxed):
+    for i, output in enumerate(relaxed[: len(entries)]):
         if output is None:
             entries[i].relax_error = "relaxation job failed (see its job in the store)"
             continue
@@ -275,30 +290,19 @@ class OrderingMaker(Maker):
         jobs: list[Flow | Job] = [enumerate_job]
         current = enumerate_job.output
         if self.potential is not None:
-            screen_job = _maybe_screen(
-                current, self.screen, self.screen_maker, self.potential
-            )
+            screen_maker = dataclasses.replace(self.screen_maker, mode=self.screen)
+            screen_job = screen_maker.make(current, potential=self.potential)
             jobs.append(screen_job)
             current = screen_job.output
             if self.relax_maker is not None and self.top > 0:
-                relax_job = relax_candidates(
-                    current, self.top, self.relax_maker, self.potential
-                )
-                jobs.append(relax_job)
-                current = relax_job.output
+                relax_maker = RelaxCandidateMaker(relax_maker=self.relax_maker)
+                relax_jobs = []
+                for index in range(self.top):
+                    relax_job = relax_maker.make(current, index, potential=self.potential)
+                    relax_job.name = f"{self.relax_maker.name} candidate {index}"
+                    relax_jobs.append(relax_job)
+                rank_job = rank_relaxed(current, [j.output for j in relax_jobs])
+                rank_job.config.on_missing_references = OnMissing.NONE
+                jobs += [*relax_jobs, rank_job]
+                current = rank_job.output
         return Flow(jobs, output=current, name=self.name)
-
-
-@job(data="structures")
-def _maybe_screen(
-    document: OrderingDocument | dict[str, Any],
-    mode: str,
-    screen_maker: ScreenOrderingsMaker,
-    potential: PotentialInput,
-) -> Response:
-    """Screen with the potential when asked or when Ewald cannot rank; else pass on."""
-    doc = _as_document(document)
-    if mode == "always" or (mode == "auto" and doc.ewald_degenerate):
-        screen = screen_maker.make(doc, potential=potential)
-        return Response(replace=screen)
-    return Response(output=doc)
