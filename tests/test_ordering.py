@@ -280,9 +280,16 @@ def test_halide_and_paper001_grids():
         [2 / 3, 1 / 3, 0.75]],
     )  # fmt: skip
     grid = paper001_grid(host, steps=(0.0, 0.5, 1.0))
-    params = [(m.parameters["In_on_Y"], m.parameters["Br_on_Cl"]) for m in grid]
-    assert all(x + y >= 1 for x, y in params)
-    assert len(params) == 6  # (0,1) (0.5,0.5) (0.5,1) (1,0) (1,0.5) (1,1)
+    params = sorted((m.parameters["x"], m.parameters["y"]) for m in grid)
+    assert params == [(0, 1), (0.5, 0.5), (0.5, 1), (1, 0), (1, 0.5), (1, 1)]
+    from sse_flows.structures.prototypes import load_prototype
+
+    bromide = paper001_grid(load_prototype("Li3YBr6"), steps=(0.0, 0.5, 1.0))
+    assert sorted((m.parameters["x"], m.parameters["y"]) for m in bromide) == params
+    half = next(m for m in bromide if m.parameters["x"] == 0.5 and m.parameters["y"] == 0.5)
+    result = search_orderings(half.structure, supercell=(1, 1, 1), keep=3, n_samples=200)
+    comp = result.candidates[0].structure.composition
+    assert (comp["In"], comp["Y"], comp["Br"], comp["Cl"]) == (1, 1, 6, 6)
 
 
 # --- bad input ----------------------------------------------------------------

@@ -221,9 +221,32 @@ def halide_mixing_series(
 def paper001_grid(
     host: Structure, steps: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0)
 ) -> list[SeriesMember]:
-    """Li3 In(x) Y(1-x) Br(6y) Cl(6-6y), x + y >= 1, on a Li3YCl6-type host (paper 001)."""
-    return mixing_grid(
-        host,
-        {"Y": ("In", steps), "Cl": ("Br", steps)},
-        constraint=lambda p: p["In_on_Y"] + p["Br_on_Cl"] >= 1.0 - 1e-9,
+    """Li3 In(x) Y(1-x) Br(6y) Cl(6-6y), x + y >= 1, on a Li3YCl6- or Li3YBr6-type host.
+
+    Paper 001's composition space. Each member's parameters hold ``x`` (In on the Y
+    sites) and ``y`` (Br fraction of the halide sites) besides the raw substitutions.
+    """
+    halides = {el.symbol for el in host.composition.elements} & {"Cl", "Br"}
+    if "Y" not in host.composition or len(halides) != 1:
+        raise OrderingError(
+            "paper001_grid needs a Li3YCl6- or Li3YBr6-type host (Y and one of Cl, Br)."
+        )
+    if halides == {"Cl"}:
+        subs = {"Y": ("In", steps), "Cl": ("Br", steps)}
+
+        def y_of(p: dict[str, float]) -> float:
+            return p["Br_on_Cl"]
+    else:
+        subs = {"Y": ("In", steps), "Br": ("Cl", [1.0 - y for y in steps])}
+
+        def y_of(p: dict[str, float]) -> float:
+            return 1.0 - p["Cl_on_Br"]
+
+    members = mixing_grid(
+        host, subs, constraint=lambda p: p["In_on_Y"] + y_of(p) >= 1 - 1e-9
     )
+    for member in members:
+        member.parameters["x"] = member.parameters["In_on_Y"]
+        member.parameters["y"] = y_of(member.parameters)
+        member.series = "paper001 In/Y Br/Cl grid"
+    return members
