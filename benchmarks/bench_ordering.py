@@ -79,7 +79,8 @@ def cases() -> list[tuple[str, Structure, tuple[int, int, int]]]:
 def pymatgen_odst(structure: Structure, supercell, oxidation: dict[str, float], n: int):
     """pymatgen's ranked list on the same supercell: time and distinct count."""
     cell = structure.copy()
-    cell.remove_site_property("sublattice") if "sublattice" in cell.site_properties else None
+    if "sublattice" in cell.site_properties:
+        cell.remove_site_property("sublattice")
     cell.add_oxidation_state_by_element(oxidation)
     cell.make_supercell(supercell)
     start = time.perf_counter()
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             slow.append(EwaldSummation(charged).total_energy)
         slow_s = (time.perf_counter() - start) / len(slow)
         np.testing.assert_allclose(fast[: len(slow)], slow, rtol=1e-8, atol=1e-6)
-        row.update({"ewald_per_candidate_s": fast_s, "pymatgen_ewald_per_candidate_s": slow_s})
+        row["ewald_per_candidate_s"] = fast_s
+        row["pymatgen_ewald_per_candidate_s"] = slow_s
         if not args.skip_pymatgen and cell.n_combinations <= 10**7:
             oxidation = {k: v for k, v in result.oxidation_states.items() if k != "X"}
             try:
