@@ -269,6 +269,14 @@ def summarise(doc: dict[str, Any]) -> str:
         from sse_flows.cli.order import summarise_ordering
 
         return summarise_ordering(out)
+    if out.get("task_type") == "stability":
+        from sse_flows.cli.stability import summarise_stability
+
+        return summarise_stability(out)
+    if out.get("task_type") in ("elastic", "eos"):
+        from sse_flows.cli.elastic import summarise_elastic, summarise_eos
+
+        return (summarise_elastic if out["task_type"] == "elastic" else summarise_eos)(out)
     summary = out.get("summary", {})
     potential = out.get("potential", {})
     lines = [
@@ -464,9 +472,12 @@ def config() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (keeps this file short)."""
+    from sse_flows.cli.elastic import elastic, eos
     from sse_flows.cli.order import order
+    from sse_flows.cli.stability import stability
 
-    app.command()(order)
+    for command in (order, stability, elastic, eos):
+        app.command()(command)
 
 
 _register_commands()
