@@ -106,15 +106,12 @@ class FlowSpec(BaseModel):
 
         Element coverage needs the model loaded, so it is checked when the job runs.
         """
-        from sse_flows.potentials import get_family, resolve_checkpoint
-        from sse_flows.potentials.registry import require_installed
+        from sse_flows.potentials import check_available
 
         if self.flow in ("order", "series"):  # the potential is a job argument there
             potential = self.order.get("potential", self.potential)
             if potential not in (None, "none"):
-                spec = PotentialSpec.parse(potential)
-                require_installed(get_family(spec.name))
-                resolve_checkpoint(spec)
+                check_available(potential)
             return
         for job in flow.iterflow():
             maker = getattr(job[0], "maker", None)
@@ -123,9 +120,7 @@ class FlowSpec(BaseModel):
             )
             if potential is None:
                 continue
-            spec = PotentialSpec.parse(potential)
-            require_installed(get_family(spec.name))
-            resolve_checkpoint(spec)
+            check_available(potential)
 
     def _ordering_flow(self, structure: Structure) -> Flow:
         """Build the ordering flow, or a series of them, from 'order' and 'series'."""

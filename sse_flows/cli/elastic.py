@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sse_flows.cli.common import run_stored
 from sse_flows.errors import SSEFlowsError
+from sse_flows.potentials import check_available
 
 if TYPE_CHECKING:
-    from jobflow import Job
+    pass
 
 ELASTIC_KEYS = (
     "K_VRH_GPa",
@@ -74,33 +74,6 @@ def _floats(text: str | None, option: str) -> list[float] | None:
     if not values:
         raise SSEFlowsError(f"{option} takes numbers separated by commas; got '{text}'")
     return values
-
-
-def _check_potential(potential: str) -> None:
-    """Fail before any work if the potential cannot load."""
-    from sse_flows.potentials import PotentialSpec, get_family, resolve_checkpoint
-    from sse_flows.potentials.registry import require_installed
-
-    parsed = PotentialSpec.parse(potential)
-    require_installed(get_family(parsed.name))
-    resolve_checkpoint(parsed)
-
-
-def _run(job: Job, spec: dict[str, Any], what: str) -> tuple[str, dict[str, Any]]:
-    """Run one job as a stored flow; return the flow uuid and the output document."""
-    from jobflow import Flow
-
-    from sse_flows.runner import get_output, run_flow
-
-    flow = Flow([job], output=job.output, name=what)
-    with contextlib.redirect_stdout(sys.stderr):
-        record = run_flow(flow, spec=spec)
-    doc = get_output(record.output_job) if record.output_job else None
-    if record.state != "COMPLETED" or doc is None:
-        errors = "; ".join(f"{j.name}: {j.error}" for j in record.jobs if j.error)
-        typer.secho(f"error: {what} failed ({errors or record.state})", fg="red", err=True)
-        raise typer.Exit(code=1)
-    return record.flow_uuid, doc["output"]
 
 
 def _matrix(rows: list[list[float]]) -> list[str]:
@@ -197,14 +170,14 @@ def elastic(
             maker.shear_strains
         )
         elastic_strains(maker.normal_strains, maker.shear_strains)  # fail before a run
-        _check_potential(potential)
+        check_available(potential)
     except SSEFlowsError as exc:
         _fail(exc)
     spec = {"command": "elastic", "file": str(file.resolve()), "potential": potential,
             "relax": relax, "relax_ions": relax_ions, "fmax": fmax,
             "normal_strains": maker.normal_strains,
             "shear_strains": maker.shear_strains}  # fmt: skip
-    flow_uuid, out = _run(maker.make(structure), spec, "elastic")
+    flow_uuid, out = run_stored(maker.make(structure), spec, "elastic")
     if as_json:
         typer.echo(_dumps({"flow_uuid": flow_uuid, **{k: out[k] for k in ELASTIC_KEYS}}))
         return
@@ -265,13 +238,13 @@ def eos(
             if len(factors) < 5:
                 raise EOSFitError("--volumes needs 5 or more volume factors.")
             maker.volume_factors = factors
-        _check_potential(potential)
+        check_available(potential)
     except SSEFlowsError as exc:
         _fail(exc)
     spec = {"command": "eos", "file": str(file.resolve()), "potential": potential,
             "relax": relax, "relax_ions": relax_ions, "fmax": fmax,
             "volumes": maker.volume_factors, "eos": eos_name}  # fmt: skip
-    flow_uuid, out = _run(maker.make(structure), spec, "eos")
+    flow_uuid, out = run_stored(maker.make(structure), spec, "eos")
     if as_json:
         typer.echo(_dumps({"flow_uuid": flow_uuid, **{k: out[k] for k in EOS_KEYS}}))
         return

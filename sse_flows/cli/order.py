@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from sse_flows.cli.common import run_stored
 from sse_flows.errors import SSEFlowsError
+from sse_flows.potentials import check_available
 
 
 def _ints(text: str) -> list[int]:
@@ -110,7 +110,6 @@ def order(
     """
     from sse_flows.cli.main import _dumps, _fail
     from sse_flows.makers.ordering import EnumerateOrderingsMaker, OrderingMaker
-    from sse_flows.runner import get_output, run_flow
     from sse_flows.structures import read_structure
 
     try:
@@ -138,27 +137,13 @@ def order(
             build_problem(structure, cell, _charges(oxidation))
         flow = maker.make(structure)
         if potential is not None:  # fail before any work if it cannot load
-            from sse_flows.potentials import PotentialSpec, get_family, resolve_checkpoint
-            from sse_flows.potentials.registry import require_installed
-
-            parsed = PotentialSpec.parse(potential)
-            require_installed(get_family(parsed.name))
-            resolve_checkpoint(parsed)
+            check_available(potential)
     except SSEFlowsError as exc:
         _fail(exc)
     spec = {"command": "order", "file": str(file.resolve()), "supercell": supercell,
             "atoms": atoms, "top": top, "keep": keep, "potential": potential,
             "oxidation": oxidation, "seed": seed}  # fmt: skip
-    with contextlib.redirect_stdout(sys.stderr):
-        record = run_flow(flow, spec=spec)
-    doc = get_output(record.output_job) if record.output_job else None
-    if record.state != "COMPLETED" or doc is None:
-        errors = "; ".join(f"{j.name}: {j.error}" for j in record.jobs if j.error)
-        typer.secho(
-            f"error: ordering failed ({errors or record.state})", fg="red", err=True
-        )
-        raise typer.Exit(code=1)
-    out = doc["output"]
+    flow_uuid, out = run_stored(flow, spec, "ordering")
     written: list[str] = []
     if write is not None:
         from pymatgen.core import Structure
@@ -173,9 +158,9 @@ def order(
             written.append(str(path))
     if as_json:
         brief = {k: v for k, v in out.items() if k not in {"structures", "parent"}}
-        typer.echo(_dumps({"flow_uuid": record.flow_uuid, "written": written, **brief}))
+        typer.echo(_dumps({"flow_uuid": flow_uuid, "written": written, **brief}))
         return
-    typer.echo(f"flow {record.flow_uuid}: {record.state}")
+    typer.echo(f"flow {flow_uuid}: COMPLETED")
     typer.echo(summarise_ordering(out))
     if written:
         typer.echo(f"wrote {len(written)} CIFs to {write}")

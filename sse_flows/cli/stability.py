@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from sse_flows.cli.common import run_stored
 from sse_flows.errors import SSEFlowsError
+from sse_flows.potentials import check_available
 
 
 def summarise_stability(out: dict[str, Any]) -> str:
@@ -102,7 +102,6 @@ def stability(
     from sse_flows.cli.main import _dumps, _fail
     from sse_flows.makers.relax import RelaxMaker
     from sse_flows.makers.stability import StabilityAnalysisMaker, StabilityMaker
-    from sse_flows.runner import get_output, run_flow
     from sse_flows.structures import read_structure
 
     try:
@@ -121,12 +120,7 @@ def stability(
                 f"--corrections takes none or mp2020_anion, not {corrections}"
             )
         flow = maker.make(structure, competing=competing)
-        from sse_flows.potentials import PotentialSpec, get_family, resolve_checkpoint
-        from sse_flows.potentials.registry import require_installed
-
-        parsed = PotentialSpec.parse(potential)  # fail before any work if it cannot load
-        require_installed(get_family(parsed.name))
-        resolve_checkpoint(parsed)
+        check_available(potential)  # fail before any work if it cannot load
     except SSEFlowsError as exc:
         _fail(exc)
     spec = {
@@ -141,21 +135,12 @@ def stability(
         "fmax": fmax,
         "max_steps": max_steps,
     }
-    with contextlib.redirect_stdout(sys.stderr):
-        record = run_flow(flow, spec=spec)
-    doc = get_output(record.output_job) if record.output_job else None
-    if record.state != "COMPLETED" or doc is None:
-        errors = "; ".join(f"{j.name}: {j.error}" for j in record.jobs if j.error)
-        typer.secho(
-            f"error: stability failed ({errors or record.state})", fg="red", err=True
-        )
-        raise typer.Exit(code=1)
-    out = doc["output"]
+    flow_uuid, out = run_stored(flow, spec, "stability")
     if as_json:
         keys = ("e_form_eV_atom", "e_hull_eV_atom", "decomposition", "window_V")
         brief = {k: out[k] for k in keys}
         rest = {k: v for k, v in out.items() if k not in {"structure", *keys}}
-        typer.echo(_dumps({"flow_uuid": record.flow_uuid, **brief, **rest}))
+        typer.echo(_dumps({"flow_uuid": flow_uuid, **brief, **rest}))
         return
-    typer.echo(f"flow {record.flow_uuid}: {record.state}")
+    typer.echo(f"flow {flow_uuid}: COMPLETED")
     typer.echo(summarise_stability(out))

@@ -3,6 +3,7 @@
 from sse_flows.potentials.registry import (
     LoadedPotential,
     availability,
+    check_available,
     clear_cache,
     get_family,
     load_potential,
@@ -14,6 +15,7 @@ __all__ = [
     "LoadedPotential",
     "PotentialSpec",
     "availability",
+    "check_available",
     "clear_cache",
     "get_family",
     "load_potential",

@@ -76,6 +76,17 @@ def require_installed(family: PotentialFamily) -> None:
         )
 
 
+def check_available(potential: PotentialSpec | str | dict) -> PotentialSpec:
+    """Fail fast, before any work, if a potential's package or weights are missing.
+
+    Element coverage needs the model loaded and is checked when a job runs.
+    """
+    spec = PotentialSpec.parse(potential)
+    require_installed(get_family(spec.name))
+    resolve_checkpoint(spec)
+    return spec
+
+
 def resolve_checkpoint(
     spec: PotentialSpec, settings: SSEFlowsSettings | None = None
 ) -> tuple[str | None, Path | None]:
