@@ -112,7 +112,7 @@ def formula_key(formula: str) -> str:
 
 
 def chemsys_key(chemsys: str) -> str:
-    """Return a chemical system as sorted elements joined by '-' ('Cl-Y-Li' -> 'Cl-Li-Y')."""
+    """Return a chemical system as sorted elements joined by '-' (Y-Cl-Li -> Cl-Li-Y)."""
     return "-".join(sorted(e.strip() for e in chemsys.replace(",", "-").split("-") if e))
 
 
@@ -210,6 +210,12 @@ def query_outputs(
         criteria.update(_potential_criteria(potential))
     start, end = parse_date(since), parse_date(until, end=True)
     target = formula_key(formula) if formula is not None else None
+    if formula is not None:
+        elements = sorted({el.symbol for el in Composition(formula).elements})
+        system = "-".join(elements)
+        if chemsys is not None and chemsys_key(chemsys) != system:
+            return []
+        criteria["output.summary.chemsys"] = system  # narrows the scan; formula below
     flow_uuids = _flow_job_uuids(flow, settings) if flow else set()
 
     own = store is None
@@ -232,7 +238,8 @@ def query_outputs(
             if not pretty or formula_key(pretty) != target:
                 continue
         if flow and not (
-            flow.lower() in str(doc.get("name", "")).lower() or doc.get("uuid") in flow_uuids
+            flow.lower() in str(doc.get("name", "")).lower()
+            or doc.get("uuid") in flow_uuids
         ):
             continue
         completed = _completed(doc)
@@ -328,7 +335,7 @@ def _ordering_values(output: dict[str, Any]) -> dict[str, Any]:
 
 
 def join_results(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Join documents (newest first) into one record per (formula, potential, checkpoint)."""
+    """Join documents (newest first) into one record per formula, potential, checkpoint."""
     rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for doc in docs:
         output = doc.get("output") or {}
@@ -408,7 +415,9 @@ def results_frame(
             frame[column] = None
     ordered = base + [c for c in FRAME_COLUMNS if c not in base]
     ordered += [c for c in frame.columns if c not in ordered]
-    return frame[ordered].sort_values(["formula", "potential", "checkpoint"], ignore_index=True)
+    return frame[ordered].sort_values(
+        ["formula", "potential", "checkpoint"], ignore_index=True
+    )
 
 
 #: per task type, the output fields ``sse-flows query`` shows and their column labels
@@ -418,7 +427,10 @@ SHOWN: dict[str, list[tuple[str, str]]] = {
         ("Ea_eV", "Ea_eV"),
         ("species", "species"),
     ],
-    "stability": [("e_form_eV_atom", "e_form_eV_atom"), ("e_hull_eV_atom", "e_hull_eV_atom")],
+    "stability": [
+        ("e_form_eV_atom", "e_form_eV_atom"),
+        ("e_hull_eV_atom", "e_hull_eV_atom"),
+    ],
     "elastic": [("K_VRH_GPa", "K_VRH_GPa"), ("G_VRH_GPa", "G_VRH_GPa")],
     "eos": [("B0_GPa", "B0_GPa"), ("V0_A3_per_atom", "V0_A3_per_atom")],
     "static": [("energy_per_atom", "energy_eV_atom")],

@@ -474,9 +474,11 @@ def _register_commands() -> None:
     """Commands that live in their own modules (keeps this file short)."""
     from sse_flows.cli.elastic import elastic, eos
     from sse_flows.cli.order import order
+    from sse_flows.cli.query import query
     from sse_flows.cli.stability import stability
+    from sse_flows.cli.table import table
 
-    for command in (order, stability, elastic, eos):
+    for command in (order, stability, elastic, eos, query, table):
         app.command()(command)
 
 

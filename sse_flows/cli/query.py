@@ -31,7 +31,9 @@ def format_records(records: list[dict[str, Any]], fmt: str) -> str:
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    lines += [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells
+    ]
     return "\n".join(lines)
 
 
@@ -70,9 +72,7 @@ def query(
     until: Annotated[
         str | None, typer.Option("--until", help="Completed on or before (YYYY-MM-DD).")
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", help="table, csv or json.")
-    ] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """List stored results matching the filters, one line per job output."""
     from sse_flows.query import flat_records, query_outputs
