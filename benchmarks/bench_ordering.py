@@ -33,7 +33,7 @@ import numpy as np
 from _common import ROOT, git_state, package_version, write_results
 from pymatgen.analysis.ewald import EwaldSummation
 from pymatgen.analysis.structure_matcher import StructureMatcher
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Structure
 from pymatgen.transformations.standard_transformations import (
     OrderDisorderedStructureTransformation,
 )
@@ -46,19 +46,9 @@ from sse_flows.structures.prototypes import load_prototype
 warnings.filterwarnings("ignore")
 
 
-def argyrodite() -> Structure:
-    """Li6PS5Cl F-43m with Li 0.5 on 48h (positions rounded from the literature)."""
-    return Structure.from_spacegroup(
-        "F-43m",
-        Lattice.cubic(9.86),
-        ["P", "S", "S", "Cl", {"Li": 0.5}],
-        [[0.5] * 3, [0.62] * 3, [0.25] * 3, [0, 0, 0], [0.31, 0.025, 0.69]],
-    )
-
-
 def cases() -> list[tuple[str, Structure, tuple[int, int, int]]]:
     """The benchmark cases: name, disordered parent, supercell."""
-    arg = argyrodite()
+    arg = load_prototype("Li6PS5Cl")
     ordered = search_orderings(arg, supercell=(1, 1, 1), keep=1).candidates[0].structure
     exchange, exchange15 = (
         m.structure for m in anion_exchange_series(ordered, fractions=(0.5, 0.15))

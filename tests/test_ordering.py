@@ -34,13 +34,10 @@ def rocksalt_mixed_cation() -> Structure:
 
 
 def argyrodite_li_disordered() -> Structure:
-    """Li6PS5Cl, F-43m, Li 0.5 on 48h (positions rounded from the literature)."""
-    return Structure.from_spacegroup(
-        "F-43m",
-        Lattice.cubic(9.86),
-        ["P", "S", "S", "Cl", {"Li": 0.5}],
-        [[0.5] * 3, [0.62] * 3, [0.25] * 3, [0, 0, 0], [0.31, 0.025, 0.69]],
-    )
+    """Li6PS5Cl, F-43m, Li 0.5 on 48h: the shipped prototype."""
+    from sse_flows.structures.prototypes import load_prototype
+
+    return load_prototype("Li6PS5Cl")
 
 
 def brute_force_distinct(structure: Structure, supercell) -> int:

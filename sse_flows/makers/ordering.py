@@ -16,7 +16,6 @@ from typing import Any, Literal
 import numpy as np
 from jobflow import Flow, Job, Maker, OnMissing, job
 from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sse_flows.makers.base import PotentialInput, PotentialJobMaker
 from sse_flows.makers.relax import RelaxMaker
@@ -26,13 +25,6 @@ from sse_flows.ordering.search import MAX_ENUMERATE, search_orderings
 from sse_flows.provenance import RunProvenance
 from sse_flows.schemas import RelaxOutput, StructureSummary
 from sse_flows.structures import to_atoms
-
-
-def _spacegroup(structure: Structure) -> str:
-    try:
-        return str(SpacegroupAnalyzer(structure, symprec=0.01).get_space_group_symbol())
-    except Exception:
-        return "unknown"
 
 
 @dataclass
@@ -148,17 +140,14 @@ class ScreenOrderingsMaker(PotentialJobMaker):
             entry.screen_energy_eV_atom = energies[int(index)]
             candidates.append(entry)
             structures.append(doc.structures[int(index)])
-        return doc.model_copy(
-            update={
-                "stage": "screened",
-                "ranked_by": "potential_static",
-                "candidates": candidates,
-                "structures": structures,
-                "lowest": structures[0],
-                "summary": StructureSummary.of(structures[0]),
-                "potential": loaded.provenance,
-                "provenance": provenance.finish(),
-            }
+        return _reranked(
+            doc,
+            "screened",
+            "potential_static",
+            candidates,
+            structures,
+            potential=loaded.provenance,
+            provenance=provenance.finish(),
         )
 
 
@@ -188,6 +177,28 @@ class RelaxCandidateMaker(Maker):
         relax = self.relax_maker.make.original  # type: ignore[attr-defined]
         result: RelaxOutput = relax(self.relax_maker, doc.structures[index], potential)
         return result
+
+
+def _reranked(
+    doc: OrderingDocument,
+    stage: str,
+    ranked_by: str,
+    candidates: list[CandidateEntry],
+    structures: list[Structure],
+    **fields: Any,
+) -> OrderingDocument:
+    """Copy of ``doc`` with a new ranking; the best cell and summary follow from it."""
+    return doc.model_copy(
+        update={
+            "stage": stage,
+            "ranked_by": ranked_by,
+            "candidates": candidates,
+            "structures": structures,
+            "lowest": structures[0],
+            "summary": StructureSummary.of(structures[0]),
+            **fields,
+        }
+    )
 
 
 def _as_document(document: OrderingDocument | dict[str, Any]) -> OrderingDocument:
@@ -244,19 +255,16 @@ def rank_relaxed(
     unconverged = [e.rank for e in ranked if e.relax_converged is False]
     if unconverged:
         notes.append(f"Relaxations of ranks {unconverged} did not reach fmax.")
-    return doc.model_copy(
-        update={
-            "stage": "relaxed",
-            "ranked_by": "potential_relaxed",
-            "candidates": ranked,
-            "structures": structures,
-            "lowest": structures[0],
-            "summary": StructureSummary.of(structures[0]),
-            "n_relaxed": len(done),
-            "potential": done[0][2].potential,
-            "notes": notes,
-            "provenance": provenance.finish(),
-        }
+    return _reranked(
+        doc,
+        "relaxed",
+        "potential_relaxed",
+        ranked,
+        structures,
+        n_relaxed=len(done),
+        potential=done[0][2].potential,
+        notes=notes,
+        provenance=provenance.finish(),
     )
 
 

@@ -9,26 +9,19 @@ from ase.filters import ExpCellFilter, FrechetCellFilter
 from jobflow import job
 from pymatgen.core import Structure
 from pymatgen.core.trajectory import Trajectory
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sse_flows.errors import SSEFlowsError
 from sse_flows.makers.base import PotentialInput, PotentialJobMaker
 from sse_flows.makers.static import common_fields, static_fields
 from sse_flows.schemas import RelaxOutput
 from sse_flows.structures import to_atoms
+from sse_flows.structures.io import spacegroup_symbol
 
 CELL_FILTERS = {"frechet": FrechetCellFilter, "exp": ExpCellFilter}
 
 
 class RelaxationNotConvergedError(SSEFlowsError):
     """The optimizer used up its steps before the forces fell below fmax."""
-
-
-def _spacegroup(structure: Structure, symprec: float) -> str:
-    try:
-        return SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_symbol()
-    except Exception:
-        return "unknown"
 
 
 @dataclass
@@ -93,6 +86,6 @@ class RelaxMaker(PotentialJobMaker):
             n_steps=n_steps,
             energy_trajectory=energies,
             volume_change=float(final.volume / structure.volume - 1.0),
-            spacegroup_initial=_spacegroup(structure, self.symprec),
-            spacegroup_final=_spacegroup(final, self.symprec),
+            spacegroup_initial=spacegroup_symbol(structure, self.symprec),
+            spacegroup_final=spacegroup_symbol(final, self.symprec),
         )

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sse_flows.ordering.enumeration import (
     CanonicalForm,
@@ -26,6 +25,7 @@ from sse_flows.ordering.enumeration import (
 from sse_flows.ordering.ewald import EwaldModel
 from sse_flows.ordering.problem import OrderingError, OrderingProblem, build_problem
 from sse_flows.ordering.symmetry import distinct_supercells, supercell_permutations
+from sse_flows.structures.io import spacegroup_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +48,7 @@ class Candidate:
     @property
     def spacegroup(self) -> str:
         """Space group symbol of the ordered cell (tolerance 0.01 A)."""
-        try:
-            return str(
-                SpacegroupAnalyzer(self.structure, symprec=0.01).get_space_group_symbol()
-            )
-        except Exception:
-            return "unknown"
+        return spacegroup_symbol(self.structure, 0.01)
 
 
 @dataclass

@@ -81,3 +81,13 @@ def to_structure(atoms: Atoms) -> Structure:
     clean.calc = None
     clean.set_constraint()
     return AseAtomsAdaptor.get_structure(clean)
+
+
+def spacegroup_symbol(structure: Structure, symprec: float = 0.01) -> str:
+    """Return the space-group symbol, or 'unknown' when spglib cannot decide."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        return str(SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_symbol())
+    except Exception:
+        return "unknown"
