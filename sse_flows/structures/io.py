@@ -62,9 +62,11 @@ def require_ordered(structure: Structure, what: str = "this calculation") -> Str
     shown = ", ".join(disordered[:5]) + (" ..." if len(disordered) > 5 else "")
     raise DisorderedStructureError(
         f"{what} needs an ordered cell, but {structure.composition.reduced_formula} has "
-        f"{len(disordered)} partially occupied sites ({shown}). Order it first, e.g. with "
-        "pymatgen's OrderDisorderedStructureTransformation on a supercell whose size makes "
-        "the occupancies integer, then pass the ordered structure."
+        f"{len(disordered)} partially occupied sites ({shown}). Order it first: "
+        "`sse-flows order FILE --supercell a,b,c` (or sse_flows.ordering.search_orderings) "
+        "ranks the symmetry-distinct ordered cells; pymatgen's "
+        "OrderDisorderedStructureTransformation also works but rounds occupancies. "
+        "Then pass the ordered structure."
     )
 
 
