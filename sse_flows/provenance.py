@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import socket
 from datetime import UTC, datetime
@@ -48,6 +49,26 @@ def sha256_of(path: str | Path) -> str:
     return _sha256_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
+#: batch-system variables worth keeping: which job, partition and GPUs produced a result
+SCHEDULER_VARIABLES = (
+    "SLURM_JOB_ID",
+    "SLURM_JOB_NAME",
+    "SLURM_JOB_PARTITION",
+    "SLURM_JOB_NODELIST",
+    "SLURM_NTASKS",
+    "SLURM_CPUS_PER_TASK",
+    "SLURM_JOB_GPUS",
+    "CUDA_VISIBLE_DEVICES",
+)
+
+
+def scheduler_environment() -> dict[str, str]:
+    """Return the SLURM job this process runs in (empty outside a batch job)."""
+    if "SLURM_JOB_ID" not in os.environ:
+        return {}
+    return {k: os.environ[k] for k in SCHEDULER_VARIABLES if k in os.environ}
+
+
 def now_utc() -> datetime:
     """Return the current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
@@ -82,6 +103,10 @@ class RunProvenance(BaseModel):
     ended_at: datetime | None = None
     inputs: dict[str, Any] = Field(
         default_factory=dict, description="Resolved maker settings of the job."
+    )
+    scheduler: dict[str, str] = Field(
+        default_factory=scheduler_environment,
+        description="SLURM job id, partition, nodes and GPUs, when run by SLURM.",
     )
 
     @classmethod

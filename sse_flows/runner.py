@@ -8,11 +8,14 @@ checkpoint, because rerun jobs keep their uuids).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import socket
 from datetime import datetime
 from typing import Any, Literal
+from uuid import uuid4
 
 from jobflow import Flow, JobStore, run_locally
 from maggma.core import Store
@@ -24,7 +27,11 @@ from sse_flows.provenance import now_utc
 from sse_flows.settings import SSEFlowsSettings, get_settings
 from sse_flows.stores import get_job_store, get_runs_store
 
-State = Literal["RUNNING", "COMPLETED", "FAILED", "KILLED"]
+UUID_VALUE = re.compile(
+    r'"(?:uuid|@uuid)": "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"'
+)
+
+State = Literal["RUNNING", "COMPLETED", "FAILED", "KILLED", "SUBMITTED"]
 
 
 class JobRecord(BaseModel):
@@ -34,6 +41,9 @@ class JobRecord(BaseModel):
     name: str
     state: State | Literal["WAITING"] = "WAITING"
     error: str | None = None
+    worker: str | None = Field(None, description="jobflow-remote worker, if submitted.")
+    queue_id: str | None = Field(None, description="SLURM job id, if submitted.")
+    cluster_state: str | None = Field(None, description="Last jobflow-remote state.")
 
 
 class RunRecord(BaseModel):
@@ -41,7 +51,10 @@ class RunRecord(BaseModel):
 
     flow_uuid: str = Field(description="uuid of the flow.")
     name: str = Field(description="Flow name.")
-    state: State = Field(description="RUNNING, COMPLETED or FAILED.")
+    state: State = Field(
+        description="RUNNING, COMPLETED, FAILED, KILLED (process gone) or SUBMITTED "
+        "(handed to a jobflow-remote runner daemon)."
+    )
     started_at: datetime = Field(default_factory=now_utc)
     ended_at: datetime | None = None
     output_job: str | None = Field(
@@ -55,6 +68,9 @@ class RunRecord(BaseModel):
     spec: dict[str, Any] | None = Field(None, description="The spec file contents, if any.")
     host: str = Field(default_factory=socket.gethostname, description="Host running it.")
     pid: int = Field(default_factory=os.getpid, description="Process running it.")
+    project: str | None = Field(
+        None, description="jobflow-remote project it was submitted to (None: run here)."
+    )
     flow: dict[str, Any] = Field(description="The serialised flow, for resume.")
 
 
@@ -167,17 +183,11 @@ def run_flow(
 def resume_flow(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> RunRecord:
     """Rerun the jobs of a recorded flow that have no output in the store yet."""
     settings = settings or get_settings()
+    record = load_run(flow_uuid, settings)
     store, runs = get_job_store(settings), get_runs_store(settings)
     store.connect()
     runs.connect()
     try:
-        doc = runs.query_one({"flow_uuid": flow_uuid})
-        if doc is None:
-            raise SSEFlowsError(
-                f"No run with flow uuid {flow_uuid}; see `sse-flows status`."
-            )
-        doc.pop("_id", None)
-        record = RunRecord.model_validate(doc)
         flow = Flow.from_dict(record.flow)
         assert isinstance(flow, Flow)
         record.state = "RUNNING"
@@ -187,6 +197,45 @@ def resume_flow(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> Run
     finally:
         store.close()
         runs.close()
+
+
+def load_run(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> RunRecord:
+    """Return the run record of a flow, or say how to find one."""
+    runs = get_runs_store(settings or get_settings())
+    runs.connect()
+    try:
+        doc = runs.query_one({"flow_uuid": flow_uuid})
+    finally:
+        runs.close()
+    if doc is None:
+        raise SSEFlowsError(f"No run with flow uuid {flow_uuid}; see `sse-flows status`.")
+    doc.pop("_id", None)
+    return RunRecord.model_validate(doc)
+
+
+def renewed_flow(flow: dict[str, Any]) -> Flow:
+    """Return the stored flow with fresh uuids, so a rerun adds results, not replaces.
+
+    Job, flow and reference uuids are swapped consistently in the serialised flow;
+    everything else (structures, maker settings, potential spec) stays as recorded.
+    """
+    text = json.dumps(flow)
+    for old in sorted(set(UUID_VALUE.findall(text))):
+        text = text.replace(old, str(uuid4()))
+    renewed = Flow.from_dict(json.loads(text))
+    assert isinstance(renewed, Flow)
+    return renewed
+
+
+def rerun_flow(flow_uuid: str, settings: SSEFlowsSettings | None = None) -> RunRecord:
+    """Run a recorded flow again from the store alone, as a new flow."""
+    settings = settings or get_settings()
+    record = load_run(flow_uuid, settings)
+    flow = renewed_flow(record.flow)
+    flow.name = record.name
+    spec = dict(record.spec or {})
+    spec["rerun_of"] = flow_uuid
+    return run_flow(flow, spec=spec, settings=settings)
 
 
 def _process_alive(pid: int) -> bool:

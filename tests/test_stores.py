@@ -1,8 +1,6 @@
 from pathlib import Path
 
 from maggma.stores import GridFSStore, MemoryStore, MongoStore, MontyStore
-from maggma.stores.gridfs import GridFSURIStore
-from maggma.stores.mongolike import MongoURIStore
 
 from sse_flows.runner import get_output, list_runs, run_flow
 from sse_flows.settings import get_settings
@@ -27,8 +25,10 @@ def test_production_store_is_mongodb_with_gridfs_data(monkeypatch):
     assert isinstance(store.additional_stores["data"], GridFSStore)
     monkeypatch.setenv("SSE_FLOWS_MONGO_URI", "mongodb+srv://alice:pw@cluster.example/")
     store = get_job_store()
-    assert isinstance(store.docs_store, MongoURIStore)
-    assert isinstance(store.additional_stores["data"], GridFSURIStore)
+    assert isinstance(store.docs_store, MongoStore)
+    assert store.docs_store.uri == "mongodb+srv://alice:pw@cluster.example/"
+    assert isinstance(store.additional_stores["data"], GridFSStore)
+    assert store.additional_stores["data"].uri == store.docs_store.uri
 
 
 def test_memory_store_runs_a_flow_in_process(monkeypatch, cu_cell):

@@ -221,27 +221,96 @@ def resume(
 
 
 @app.command()
+def rerun(
+    flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flow.")],
+    project: Annotated[
+        str | None,
+        typer.Option(help="Submit the rerun to this jobflow-remote project instead."),
+    ] = None,
+) -> None:
+    """Run a recorded flow again from the store alone, as a new flow with new uuids."""
+    from sse_flows.runner import load_run, renewed_flow, rerun_flow
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            if project is None:
+                record = rerun_flow(flow_uuid)
+                state: str = record.state
+                new_uuid = record.flow_uuid
+            else:
+                from sse_flows.cluster.submit import submit
+
+                old = load_run(flow_uuid)
+                flow = renewed_flow(old.flow)
+                result = submit(flow, project_name=project, spec=old.spec)
+                state, new_uuid = result.state, result.flow_uuid
+    except SSEFlowsError as exc:
+        _fail(exc)
+    typer.echo(f"flow {flow_uuid} rerun as {new_uuid}: {state}")
+    if state not in ("COMPLETED", "SUBMITTED"):
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    project: Annotated[
+        str | None,
+        typer.Option(help="Also list the jobs queued in this jobflow-remote project."),
+    ] = None,
 ) -> None:
     """Show the recorded flow runs and the state of their jobs."""
     from sse_flows.runner import list_runs
 
     records = list_runs()
+    queued = _queued_jobs(project) if project else []
     if as_json:
-        typer.echo(_dumps([r.model_dump(exclude={"flow", "spec"}) for r in records]))
+        payload: Any = [r.model_dump(exclude={"flow", "spec"}) for r in records]
+        if project:
+            payload = {"runs": payload, "queue": [q.model_dump() for q in queued]}
+        typer.echo(_dumps(payload))
         return
     if not records:
         typer.echo("no runs recorded in this store")
     for record in records:
         done = sum(j.state == "COMPLETED" for j in record.jobs)
+        where = f"  [{record.project}]" if record.project else ""
         typer.echo(
             f"{record.flow_uuid}  {record.state:9s} {done}/{len(record.jobs)} jobs  "
-            f"{record.started_at:%Y-%m-%d %H:%M} UTC  {record.name}"
+            f"{record.started_at:%Y-%m-%d %H:%M} UTC  {record.name}{where}"
         )
         for job in record.jobs:
-            if job.error:
+            if job.worker:
+                typer.echo(
+                    f"    {job.name:22s} {job.cluster_state or job.state:10s} "
+                    f"{job.worker:6s} slurm {job.queue_id or '-'}"
+                    + (f"  {job.error}" if job.error else "")
+                )
+            elif job.error:
                 typer.echo(f"    {job.name}: {job.error}")
+    for state in queued:
+        typer.echo(
+            f"queue {state.db_id:>5s} {state.state:12s} {state.worker:6s} "
+            f"slurm {state.queue_id or '-':8s} {state.name}"
+            + (f"  {state.error}" if state.error else "")
+        )
+
+
+def _queued_jobs(project: str) -> list[Any]:
+    """Jobs in a jobflow-remote project's queue (MongoDB), newest flows first."""
+    from sse_flows.cluster.submit import load_project, queued_jobs, uses_memory_queue
+
+    try:
+        proj = load_project(project)
+    except SSEFlowsError as exc:
+        _fail(exc)
+    if uses_memory_queue(proj):
+        typer.echo(
+            f"project {project} keeps its queue in memory: its runs are listed above",
+            err=True,
+        )
+        return []
+    return queued_jobs(proj)
 
 
 @app.command()
@@ -472,14 +541,16 @@ def config() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (keeps this file short)."""
+    from sse_flows.cli.cluster import cluster_app, submit
     from sse_flows.cli.elastic import elastic, eos
     from sse_flows.cli.order import order
     from sse_flows.cli.query import query
     from sse_flows.cli.stability import stability
     from sse_flows.cli.table import table
 
-    for command in (order, stability, elastic, eos, query, table):
+    for command in (order, stability, elastic, eos, query, table, submit):
         app.command()(command)
+    app.add_typer(cluster_app)
 
 
 _register_commands()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jobflow import Maker
 from pymatgen.core import Structure
@@ -24,6 +24,9 @@ class PotentialJobMaker(Maker):
     ``make(..., potential=...)`` overrides it, so a potential produced by an earlier
     job (a fine-tuned checkpoint) can be passed as a job argument.
     """
+
+    #: resources its jobs need when submitted to a cluster (see sse_flows.cluster)
+    resource_role: ClassVar[str] = "potential"
 
     name: str = "potential job"
     potential: PotentialInput = "chgnet"

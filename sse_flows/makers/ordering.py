@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from jobflow import Flow, Job, Maker, OnMissing, job
@@ -34,6 +34,8 @@ class EnumerateOrderingsMaker(Maker):
     Give ``supercell`` (3 ints or a 3x3 matrix) or ``n_atoms`` (all supercell shapes
     of that size). ``keep`` candidates go on to the next stage.
     """
+
+    resource_role: ClassVar[str] = "cpu"  # enumeration can take CPU-minutes, no GPU
 
     name: str = "enumerate orderings"
     supercell: list[int] | list[list[int]] | None = None
@@ -159,6 +161,8 @@ class RelaxCandidateMaker(Maker):
     resumes job by job; a cell with fewer candidates than ``top`` leaves the extra
     jobs with nothing to do.
     """
+
+    resource_role: ClassVar[str] = "potential"
 
     name: str = "relax candidate"
     relax_maker: RelaxMaker = field(default_factory=lambda: _relax_default())

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import (
-    GridFSStore,
-    MemoryStore,
-    MongoStore,
-    MongoURIStore,
-    MontyStore,
-)
-from maggma.stores.gridfs import GridFSURIStore
+from maggma.stores import GridFSStore, MemoryStore, MongoStore, MontyStore
 
 from sse_flows.settings import SSEFlowsSettings, get_settings
 
@@ -29,14 +22,13 @@ _MEMORY: dict[str, MemoryStore] = {}
 
 def _mongo(collection: str, settings: SSEFlowsSettings, gridfs: bool = False) -> Store:
     """Return a MongoDB collection (GridFS for data objects that may exceed 16 MB)."""
-    if settings.mongo_uri:
-        uri_cls = GridFSURIStore if gridfs else MongoURIStore
-        return uri_cls(
-            uri=settings.mongo_uri,
+    cls = GridFSStore if gridfs else MongoStore
+    if settings.mongo_uri:  # from_uri: the deprecated *URIStore classes lose the uri
+        return cls.from_uri(
+            settings.mongo_uri,
             collection_name=collection,
             database=settings.mongo_database,
         )
-    cls = GridFSStore if gridfs else MongoStore
     return cls(
         database=settings.mongo_database,
         collection_name=collection,

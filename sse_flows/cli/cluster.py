@@ -1,0 +1,228 @@
+"""``sse-flows cluster init`` and ``submit``: flows on SLURM through jobflow-remote."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sse_flows.cluster.project import ClusterPlan
+from sse_flows.errors import SSEFlowsError
+
+if TYPE_CHECKING:
+    from jobflow import Flow
+
+cluster_app = typer.Typer(
+    name="cluster",
+    help="Set up submission to a SLURM cluster through jobflow-remote.",
+    no_args_is_help=True,
+)
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@cluster_app.command("init")
+def init(
+    name: Annotated[str, typer.Option(help="Project name.")] = "sse-flows",
+    manager: Annotated[
+        str, typer.Option(help="'jobflow-remote' (main path) or 'fireworks'.")
+    ] = "jobflow-remote",
+    queue: Annotated[
+        str, typer.Option(help="'mongodb' (production, runner daemon) or 'memory'.")
+    ] = "memory",
+    gpu_partition: Annotated[str, typer.Option(help="Partition for GPU jobs.")] = "gpu",
+    gpu_time: Annotated[str, typer.Option(help="Wall time of GPU jobs.")] = "24:00:00",
+    gpus: Annotated[int, typer.Option(help="GPUs per potential job.")] = 1,
+    gpu_cpus: Annotated[int, typer.Option(help="CPUs per potential job.")] = 4,
+    cpu_partition: Annotated[str, typer.Option(help="Partition for CPU jobs.")] = "cpu",
+    cpu_time: Annotated[str, typer.Option(help="Wall time of CPU jobs.")] = "24:00:00",
+    dft_ranks: Annotated[int, typer.Option(help="MPI ranks per DFT job.")] = 4,
+    account: Annotated[str | None, typer.Option(help="SLURM account.")] = None,
+    module: Annotated[
+        list[str] | None, typer.Option("--module", help="Module to load (repeatable).")
+    ] = None,
+    venv: Annotated[
+        Path | None, typer.Option(help="Environment with sse-flows (default: this one).")
+    ] = None,
+    mace_venv: Annotated[
+        Path | None, typer.Option(help="Environment with MACE: adds a 'mace' worker.")
+    ] = None,
+    no_local: Annotated[
+        bool, typer.Option("--no-local", help="No shell worker: analysis on SLURM too.")
+    ] = False,
+    poll: Annotated[float, typer.Option(help="Runner polling interval, s.")] = 30.0,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write: jobflow-remote's projects folder by default; "
+            "./fireworks for --manager fireworks."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file.")
+    ] = False,
+) -> None:
+    """Write a jobflow-remote project: GPU, CPU (+MACE) SLURM workers and the stores."""
+    from sse_flows.cluster.project import SlurmWorkerPlan, write_project
+
+    modules = list(module or [])
+    try:
+        if queue not in ("memory", "mongodb"):
+            raise SSEFlowsError("--queue must be 'memory' or 'mongodb'")
+        common = {"account": account, "modules": modules}
+        plan = ClusterPlan(
+            name=name,
+            queue=queue,
+            gpu=SlurmWorkerPlan(
+                partition=gpu_partition,
+                time=gpu_time,
+                gpus=gpus,
+                cpus_per_task=gpu_cpus,
+                **common,
+            ),
+            cpu=SlurmWorkerPlan(partition=cpu_partition, time=cpu_time, **common),
+            mace=(
+                SlurmWorkerPlan(
+                    partition=gpu_partition,
+                    time=gpu_time,
+                    gpus=gpus,
+                    cpus_per_task=gpu_cpus,
+                    venv=mace_venv,
+                    **common,
+                )
+                if mace_venv
+                else None
+            ),
+            dft_ranks=dft_ranks,
+            local_worker=not no_local,
+            poll_seconds=poll,
+            **({"venv": venv} if venv else {}),
+        )
+        if manager == "fireworks":
+            _write_fireworks(plan, folder or Path("fireworks"), force)
+            return
+        if manager != "jobflow-remote":
+            raise SSEFlowsError("--manager must be 'jobflow-remote' or 'fireworks'")
+        path = write_project(plan, folder, overwrite=force)
+    except SSEFlowsError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote jobflow-remote project '{name}' to {path}")
+    typer.echo(
+        "workers: gpu (potential MD, relaxation, elastic, training), cpu (DFT with "
+        f"{dft_ranks} MPI ranks, enumeration, trajectory analysis)"
+        + (", mace" if mace_venv else "")
+        + ("" if no_local else ", local (analysis)")
+    )
+    if queue == "memory":
+        typer.echo(
+            "queue: in memory: `sse-flows submit SPEC` runs the runner until the "
+            "flow ends. For a runner daemon, use MongoDB (--queue mongodb)."
+        )
+    else:
+        typer.echo(
+            f"next: `jf -p {name} admin reset` once, `jf -p {name} runner start`, "
+            "then `sse-flows submit SPEC`"
+        )
+
+
+def _write_fireworks(plan: ClusterPlan, folder: Path, force: bool) -> None:
+    from sse_flows.cluster.fireworks import LAUNCHPAD_FILE, write_fireworks
+
+    paths = write_fireworks(plan, folder, overwrite=force)
+    typer.echo(
+        f"wrote {len(paths)} FireWorks files to {folder}: "
+        + ", ".join(p.name for p in paths)
+    )
+    lp = folder.resolve() / LAUNCHPAD_FILE
+    typer.echo(
+        f"next: `lpad -l {lp} reset` once, `sse-flows submit SPEC --manager "
+        f"fireworks --launchpad {lp}`, then per worker, e.g.: `qlaunch -l {lp} "
+        f"-w {lp.parent}/fworker_gpu.yaml -q {lp.parent}/qadapter_gpu.yaml "
+        "rapidfire`"
+    )
+
+
+def submit(
+    spec: Annotated[Path, typer.Argument(help="Flow specification YAML file.")],
+    project: Annotated[
+        str | None, typer.Option(help="jobflow-remote project (default: current).")
+    ] = None,
+    worker: Annotated[
+        str | None, typer.Option(help="Send every job to this worker (no routing).")
+    ] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Give up waiting after this long (memory queue).")
+    ] = None,
+    manager: Annotated[
+        str, typer.Option(help="'jobflow-remote' (main path) or 'fireworks'.")
+    ] = "jobflow-remote",
+    launchpad: Annotated[
+        Path | None,
+        typer.Option(help="FireWorks launchpad.yaml (with --manager fireworks)."),
+    ] = None,
+) -> None:
+    """Submit the flow a spec describes to SLURM through jobflow-remote."""
+    import yaml
+
+    from sse_flows.cluster.routing import describe_routes
+    from sse_flows.cluster.submit import submit as submit_flow
+    from sse_flows.spec import FlowSpec
+
+    try:
+        flow_spec = FlowSpec.from_file(spec)
+        flow = flow_spec.build()
+        flow_spec.preflight(flow)
+        raw = yaml.safe_load(spec.read_text())
+        if manager == "fireworks":
+            _submit_fireworks(flow, launchpad, worker)
+            return
+        if manager != "jobflow-remote":
+            raise SSEFlowsError("--manager must be 'jobflow-remote' or 'fireworks'")
+        with contextlib.redirect_stdout(sys.stderr):
+            result = submit_flow(
+                flow,
+                project_name=project,
+                worker=worker,
+                spec=raw,
+                max_seconds=max_seconds,
+            )
+    except SSEFlowsError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        f"flow {result.flow_uuid} '{flow.name}' -> project {result.project}: {result.state}"
+    )
+    states = {s.uuid: s for s in result.jobs}
+    for row in describe_routes(flow, result.workers):
+        state = states.get(row["uuid"])
+        line = f"  {row['job']:22s} {row['role']:9s} -> {row['worker']:6s}"
+        if state is not None:
+            line += f" {state.state:10s} slurm {state.queue_id or '-'}"
+            if state.error:
+                line += f"  error: {state.error}"
+        typer.echo(line)
+    if result.state == "FAILED":
+        raise typer.Exit(code=1)
+
+
+def _submit_fireworks(flow: Flow, launchpad: Path | None, worker: str | None) -> None:
+    from sse_flows.cluster.fireworks import submit_fireworks
+    from sse_flows.cluster.routing import describe_routes
+
+    if launchpad is None:
+        raise SSEFlowsError("--manager fireworks needs --launchpad DIR/launchpad.yaml")
+    with contextlib.redirect_stdout(sys.stderr):
+        ids, chosen = submit_fireworks(flow, launchpad, worker=worker)
+    typer.echo(f"flow {flow.uuid} '{flow.name}' added to the LaunchPad {launchpad}")
+    for row in describe_routes(flow, chosen):
+        typer.echo(
+            f"  {row['job']:22s} {row['role']:9s} -> {row['worker']:6s} "
+            f"fw_id {ids[row['uuid']]}"
+        )

@@ -1,0 +1,282 @@
+"""Submit flows to a jobflow-remote project and read back the state of their jobs.
+
+With a MongoDB queue, :func:`submit` adds the flow and returns: the ``jf`` runner
+daemon submits the SLURM jobs. With the in-memory queue (no MongoDB), :func:`submit`
+also drives jobflow-remote's own ``Runner`` in this process until every job has ended,
+then records the run in the sse-flows run store so ``sse-flows status`` shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jobflow import Flow, Job
+from monty.json import jsanitize
+from pydantic import BaseModel, Field
+
+from sse_flows.cluster.project import SSE_METADATA_KEY
+from sse_flows.cluster.routing import JobRole, job_role, route_flow
+from sse_flows.errors import SSEFlowsError
+from sse_flows.provenance import now_utc
+from sse_flows.runner import JobRecord, RunRecord
+from sse_flows.settings import SSEFlowsSettings, get_settings
+from sse_flows.stores import get_runs_store
+
+if TYPE_CHECKING:
+    from jobflow_remote.config.base import Project
+    from jobflow_remote.jobs.data import JobInfo
+    from jobflow_remote.jobs.jobcontroller import JobController
+
+#: jobflow-remote states after which nothing more happens without a user action
+FINAL_STATES = ("COMPLETED", "FAILED", "REMOTE_ERROR", "USER_STOPPED", "STOPPED")
+
+
+class ClusterJobState(BaseModel):
+    """One job of a submitted flow, as the jobflow-remote queue sees it."""
+
+    db_id: str = Field(description="jobflow-remote id of the job.")
+    uuid: str
+    name: str
+    worker: str
+    state: str = Field(description="jobflow-remote state, e.g. RUNNING, COMPLETED.")
+    queue_id: str | None = Field(None, description="SLURM job id, once submitted.")
+    error: str | None = Field(None, description="Last line of the error, if any.")
+
+
+@dataclass
+class Submission:
+    """What :func:`submit` did."""
+
+    project: str
+    flow_uuid: str
+    db_ids: list[str]
+    workers: dict[str, str]
+    waited: bool = False
+    jobs: list[ClusterJobState] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        """COMPLETED when every job completed, FAILED when one ended otherwise."""
+        if not self.waited:
+            return "SUBMITTED"
+        return "COMPLETED" if all(j.state == "COMPLETED" for j in self.jobs) else "FAILED"
+
+
+def load_project(name: str | None = None) -> Project:
+    """Return a jobflow-remote project by name (default: the current one)."""
+    from jobflow_remote import ConfigManager
+    from jobflow_remote.config.base import ProjectUndefinedError
+
+    try:
+        return ConfigManager().get_project(name)
+    except ProjectUndefinedError as exc:
+        raise SSEFlowsError(
+            f"no jobflow-remote project {name or ''} ({exc}); write one with "
+            "`sse-flows cluster init`"
+        ) from exc
+
+
+def _sse_metadata(project: Project) -> dict[str, Any]:
+    return dict((project.metadata or {}).get(SSE_METADATA_KEY, {}))
+
+
+def uses_memory_queue(project: Project) -> bool:
+    """Tell whether the queue lives in this process only (no MongoDB)."""
+    return project.queue.store.get("type") == "MemoryStore"
+
+
+def _route(flow: Flow | Job, project: Project, worker: str | None) -> dict[str, str]:
+    from jobflow_remote import set_run_config
+
+    meta = _sse_metadata(project)
+    routes = {JobRole(k): v for k, v in meta.get("routes", {}).items()}
+    chosen = route_flow(flow, project.workers, routes=routes, worker=worker)
+    dft_resources = meta.get("role_resources", {}).get(JobRole.DFT.value)
+    jobs = [flow] if isinstance(flow, Job) else [j for j, _ in flow.iterflow()]
+    for job in jobs:
+        if dft_resources and job_role(job) == JobRole.DFT and worker is None:
+            set_run_config(job, resources=dict(dft_resources), dynamic=True)
+    return chosen
+
+
+def _last_line(text: str | None) -> str | None:
+    if not text:
+        return None
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def flow_states(controller: JobController, flow_uuid: str) -> list[ClusterJobState]:
+    """Return the jobs of a flow with their jobflow-remote and SLURM state."""
+    infos = controller.get_jobs_info(flow_ids=flow_uuid, sort=[("db_id", 1)])
+    return [_state(info) for info in infos]
+
+
+def _state(info: JobInfo) -> ClusterJobState:
+    return ClusterJobState(
+        db_id=info.db_id,
+        uuid=info.uuid,
+        name=info.name,
+        worker=info.worker,
+        state=info.state.value,
+        queue_id=info.remote.process_id,
+        error=_last_line(info.error or info.remote.error),
+    )
+
+
+def queued_jobs(project: Project, limit: int = 200) -> list[ClusterJobState]:
+    """Return the newest jobs of a project's (MongoDB) queue."""
+    from jobflow_remote.jobs.jobcontroller import JobController
+
+    controller = JobController.from_project(project)
+    infos = controller.get_jobs_info(sort=[("updated_on", -1)], limit=limit)
+    return [_state(info) for info in infos]
+
+
+def _record(flow: Flow, submission: Submission, spec: dict[str, Any] | None) -> RunRecord:
+    """Build the sse-flows run record of a finished in-process submission."""
+    from sse_flows.runner import _output_uuid, _output_uuids
+
+    jobs = []
+    for state in submission.jobs:
+        error = state.error
+        if state.state == "WAITING":
+            error = "not run: a job it depends on failed"
+        jobs.append(
+            JobRecord(
+                uuid=state.uuid,
+                name=state.name,
+                state="COMPLETED" if state.state == "COMPLETED" else "FAILED",
+                error=error,
+                worker=state.worker,
+                queue_id=state.queue_id,
+                cluster_state=state.state,
+            )
+        )
+    return RunRecord(
+        flow_uuid=flow.uuid,
+        name=flow.name,
+        state="COMPLETED" if submission.state == "COMPLETED" else "FAILED",
+        ended_at=now_utc(),
+        output_job=_output_uuid(flow),
+        output_jobs=_output_uuids(flow),
+        jobs=jobs,
+        spec=spec,
+        project=submission.project,
+        flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
+    )
+
+
+def submit(
+    flow: Flow | Job,
+    project_name: str | None = None,
+    worker: str | None = None,
+    spec: Mapping[str, Any] | None = None,
+    max_seconds: float | None = None,
+    settings: SSEFlowsSettings | None = None,
+) -> Submission:
+    """Route the flow's jobs to the project's workers and add it to the queue.
+
+    With the in-memory queue the runner runs here until every job has ended (at most
+    ``max_seconds``) and the run is recorded for ``sse-flows status``.
+    """
+    flow = flow if isinstance(flow, Flow) else Flow([flow], name=flow.name)
+    project = load_project(project_name)
+    chosen = _route(flow, project, worker)
+    first = next(iter(project.workers))
+    if not uses_memory_queue(project):
+        from jobflow_remote import submit_flow
+
+        db_ids = submit_flow(flow, worker=first, project=project.name)
+        _save(_submitted_record(flow, project.name, chosen, spec), settings)
+        return Submission(project.name, flow.uuid, db_ids, chosen)
+    return _run_here(flow, project, first, chosen, spec, max_seconds, settings)
+
+
+def _submitted_record(
+    flow: Flow, project: str, chosen: Mapping[str, str], spec: Mapping[str, Any] | None
+) -> RunRecord:
+    """Record a flow handed to the runner daemon: ``rerun`` and ``status`` find it."""
+    from sse_flows.runner import _output_uuid, _output_uuids
+
+    return RunRecord(
+        flow_uuid=flow.uuid,
+        name=flow.name,
+        state="SUBMITTED",
+        output_job=_output_uuid(flow),
+        output_jobs=_output_uuids(flow),
+        jobs=[
+            JobRecord(uuid=j.uuid, name=j.name, worker=chosen.get(j.uuid))
+            for j, _ in flow.iterflow()
+        ],
+        spec=dict(spec) if spec else None,
+        project=project,
+        flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
+    )
+
+
+def _save(record: RunRecord, settings: SSEFlowsSettings | None) -> None:
+    runs = get_runs_store(settings or get_settings())
+    runs.connect()
+    try:
+        runs.update(
+            jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
+        )
+    finally:
+        runs.close()
+
+
+def _run_here(
+    flow: Flow,
+    project: Project,
+    default_worker: str,
+    chosen: dict[str, str],
+    spec: Mapping[str, Any] | None,
+    max_seconds: float | None,
+    settings: SSEFlowsSettings | None,
+) -> Submission:
+    from jobflow_remote.jobs.runner import Runner
+
+    runner = Runner(project_name=project.name, log_level=None)
+    logging.getLogger("jobflow_remote").setLevel(logging.WARNING)
+    controller = runner.job_controller
+    if controller.auxiliary.find_one({"next_id": {"$exists": True}}) is None:
+        controller.reset(max_limit=0)  # a fresh in-memory queue needs its counters
+    db_ids = controller.add_flow(flow, worker=default_worker)
+    submission = Submission(project.name, flow.uuid, db_ids, chosen, waited=True)
+    runs = get_runs_store(settings or get_settings())
+    runs.connect()
+    try:
+        pending = RunRecord(
+            flow_uuid=flow.uuid,
+            name=flow.name,
+            state="RUNNING",
+            jobs=[JobRecord(uuid=j.uuid, name=j.name) for j, _ in flow.iterflow()],
+            spec=dict(spec) if spec else None,
+            project=project.name,
+            flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
+        )
+        runs.update(
+            jsanitize(pending.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
+        )
+        try:
+            runner.run_all_jobs(max_seconds=int(max_seconds) if max_seconds else None)
+        finally:
+            submission.jobs = flow_states(controller, flow.uuid)
+            record = _record(flow, submission, dict(spec) if spec else None)
+            record.host, record.pid = socket.gethostname(), os.getpid()
+            record.started_at = pending.started_at
+            runs.update(
+                jsanitize(record.model_dump(), strict=True, allow_bson=True),
+                key="flow_uuid",
+            )
+            if runner.jobstore is not None:
+                runner.jobstore.close()
+    finally:
+        runs.close()
+    return submission

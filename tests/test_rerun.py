@@ -1,0 +1,66 @@
+"""A stored result names its flow, and the flow can be run again from the store alone."""
+
+from __future__ import annotations
+
+import pytest
+from jobflow import Flow
+from typer.testing import CliRunner
+
+from sse_flows.cli.main import app
+from sse_flows.errors import SSEFlowsError
+from sse_flows.makers import RelaxMaker, StaticMaker
+from sse_flows.runner import list_runs, load_run, run_flow
+from sse_flows.stores import get_job_store
+
+
+def _docs() -> list[dict]:
+    store = get_job_store()
+    store.connect()
+    try:
+        return list(store.query({}, properties=["uuid", "name", "hosts", "output"]))
+    finally:
+        store.close()
+
+
+def test_output_identifies_its_flow_and_rerun_reproduces_it(cu_cell):
+    relax = RelaxMaker(potential="emt", fmax=0.05, relax_cell=True).make(cu_cell)
+    static = StaticMaker(potential="emt").make(relax.output.structure)
+    record = run_flow(Flow([relax, static], name="cu-check"), spec={"note": "original"})
+    assert record.state == "COMPLETED"
+
+    (doc,) = [d for d in _docs() if d["uuid"] == static.uuid]
+    output = doc["output"]
+    provenance = output["provenance"]
+    # everything needed to rebuild the job: settings, model, packages, host, times
+    assert provenance["inputs"]["name"] == "static"
+    assert provenance["inputs"]["potential"]["name"] == "emt"
+    assert provenance["packages"]["ase"]
+    assert provenance["host"] and provenance["started_at"] and provenance["ended_at"]
+    assert output["input_structure"]["sites"]
+    assert output["potential"]["name"] == "emt"
+    # the output names the flow that made it, and the store holds that flow
+    flow_uuid = doc["hosts"][-1]
+    assert load_run(flow_uuid).name == "cu-check"
+
+    result = CliRunner().invoke(app, ["rerun", flow_uuid])
+    assert result.exit_code == 0, result.output
+    new_uuid = result.output.split("rerun as ")[1].split(":")[0]
+    assert new_uuid != flow_uuid
+
+    rerun = load_run(new_uuid)
+    assert rerun.state == "COMPLETED"
+    assert rerun.spec == {"note": "original", "rerun_of": flow_uuid}
+    assert {j.name for j in rerun.jobs} == {"relax", "static"}
+    assert not {j.uuid for j in rerun.jobs} & {relax.uuid, static.uuid}
+    statics = [d for d in _docs() if d["name"] == "static"]
+    assert len(statics) == 2
+    energies = [d["output"]["energy"] for d in statics]
+    assert energies[0] == pytest.approx(energies[1], abs=1e-9)
+    assert {r.flow_uuid for r in list_runs()} == {flow_uuid, new_uuid}
+
+
+def test_rerun_of_an_unknown_flow_says_where_to_look():
+    with pytest.raises(SSEFlowsError, match="sse-flows status"):
+        load_run("00000000-0000-0000-0000-000000000000")
+    result = CliRunner().invoke(app, ["rerun", "00000000-0000-0000-0000-000000000000"])
+    assert result.exit_code == 2
