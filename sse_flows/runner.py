@@ -73,6 +73,31 @@ class RunRecord(BaseModel):
     )
     flow: dict[str, Any] = Field(description="The serialised flow, for resume.")
 
+    @classmethod
+    def for_flow(
+        cls, flow: Flow, state: State, spec: dict[str, Any] | None = None, **fields: Any
+    ) -> RunRecord:
+        """Open a record of ``flow``: its outputs, jobs and the serialised flow."""
+        fields.setdefault(
+            "jobs", [JobRecord(uuid=j.uuid, name=j.name) for j, _ in flow.iterflow()]
+        )
+        return cls(
+            flow_uuid=flow.uuid,
+            name=flow.name,
+            state=state,
+            output_job=_output_uuid(flow),
+            output_jobs=_output_uuids(flow),
+            spec=spec,
+            flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
+            **fields,
+        )
+
+    def save(self, runs: Store) -> None:
+        """Write (or replace) this record in the run store."""
+        runs.update(
+            jsanitize(self.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
+        )
+
 
 class _FailureCollector(logging.Handler):
     """Collect the tracebacks run_locally logs for failing jobs."""
@@ -111,9 +136,7 @@ def _execute(
 ) -> RunRecord:
     jobs = list(flow.iterflow())
     record.jobs = [JobRecord(uuid=j.uuid, name=j.name) for j, _ in jobs]
-    runs.update(
-        jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
-    )
+    record.save(runs)
     pending = [j for j, _ in jobs if not _completed(store, j.uuid)]
     if len(pending) < len(jobs):
         for job in pending:  # detach from the stored flow so a new flow can hold them
@@ -150,9 +173,7 @@ def _execute(
         "COMPLETED" if all(j.state == "COMPLETED" for j in record.jobs) else "FAILED"
     )
     record.ended_at = now_utc()
-    runs.update(
-        jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
-    )
+    record.save(runs)
     return record
 
 
@@ -165,15 +186,7 @@ def run_flow(
     store.connect()
     runs.connect()
     try:
-        record = RunRecord(
-            flow_uuid=flow.uuid,
-            name=flow.name,
-            state="RUNNING",
-            output_job=_output_uuid(flow),
-            output_jobs=_output_uuids(flow),
-            spec=spec,
-            flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
-        )
+        record = RunRecord.for_flow(flow, "RUNNING", spec)
         return _execute(flow, record, store, runs, settings)
     finally:
         store.close()

@@ -42,28 +42,20 @@ def _slurm_workers(plan: ClusterPlan) -> dict[str, SlurmWorkerPlan]:
 def _qadapter(
     name: str, worker: SlurmWorkerPlan, plan: ClusterPlan, folder: Path, exports: dict
 ) -> dict[str, Any]:
-    adapter: dict[str, Any] = {
+    resources = worker.resources()  # FireWorks names two of qtoolkit's keys otherwise
+    return {
         "_fw_name": "CommonAdapter",
         "_fw_q_type": "SLURM",
         "rocket_launch": (
             f"rlaunch -w {folder / f'fworker_{name}.yaml'} "
             f"-l {folder / LAUNCHPAD_FILE} singleshot"
         ),
-        "queue": worker.partition,
-        "walltime": worker.time,
-        "nodes": 1,
-        "ntasks": worker.ntasks,
-        "cpus_per_task": worker.cpus_per_task,
+        "queue": resources.pop("partition"),
+        "walltime": resources.pop("time"),
+        **resources,
         "job_name": f"sse-{name}",
         "pre_rocket": pre_run_script(worker.venv or plan.venv, worker.modules, exports),
     }
-    if worker.gpus:
-        adapter["gres"] = f"gpu:{worker.gpus}"
-    if worker.mem:
-        adapter["mem"] = worker.mem
-    if worker.account:
-        adapter["account"] = worker.account
-    return adapter
 
 
 def _launchpad(settings: SSEFlowsSettings) -> dict[str, Any]:

@@ -9,14 +9,11 @@ then records the run in the sse-flows run store so ``sse-flows status`` shows it
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobflow import Flow, Job
-from monty.json import jsanitize
 from pydantic import BaseModel, Field
 
 from sse_flows.cluster.project import SSE_METADATA_KEY
@@ -138,10 +135,8 @@ def queued_jobs(project: Project, limit: int = 200) -> list[ClusterJobState]:
     return [_state(info) for info in infos]
 
 
-def _record(flow: Flow, submission: Submission, spec: dict[str, Any] | None) -> RunRecord:
-    """Build the sse-flows run record of a finished in-process submission."""
-    from sse_flows.runner import _output_uuid, _output_uuids
-
+def _finished_jobs(submission: Submission) -> list[JobRecord]:
+    """Job records of a finished in-process submission, with workers and SLURM ids."""
     jobs = []
     for state in submission.jobs:
         error = state.error
@@ -158,18 +153,7 @@ def _record(flow: Flow, submission: Submission, spec: dict[str, Any] | None) -> 
                 cluster_state=state.state,
             )
         )
-    return RunRecord(
-        flow_uuid=flow.uuid,
-        name=flow.name,
-        state="COMPLETED" if submission.state == "COMPLETED" else "FAILED",
-        ended_at=now_utc(),
-        output_job=_output_uuid(flow),
-        output_jobs=_output_uuids(flow),
-        jobs=jobs,
-        spec=spec,
-        project=submission.project,
-        flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
-    )
+    return jobs
 
 
 def submit(
@@ -193,40 +177,23 @@ def submit(
         from jobflow_remote import submit_flow
 
         db_ids = submit_flow(flow, worker=first, project=project.name)
-        _save(_submitted_record(flow, project.name, chosen, spec), settings)
-        return Submission(project.name, flow.uuid, db_ids, chosen)
-    return _run_here(flow, project, first, chosen, spec, max_seconds, settings)
-
-
-def _submitted_record(
-    flow: Flow, project: str, chosen: Mapping[str, str], spec: Mapping[str, Any] | None
-) -> RunRecord:
-    """Record a flow handed to the runner daemon: ``rerun`` and ``status`` find it."""
-    from sse_flows.runner import _output_uuid, _output_uuids
-
-    return RunRecord(
-        flow_uuid=flow.uuid,
-        name=flow.name,
-        state="SUBMITTED",
-        output_job=_output_uuid(flow),
-        output_jobs=_output_uuids(flow),
-        jobs=[
+        jobs = [
             JobRecord(uuid=j.uuid, name=j.name, worker=chosen.get(j.uuid))
             for j, _ in flow.iterflow()
-        ],
-        spec=dict(spec) if spec else None,
-        project=project,
-        flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
-    )
+        ]  # recorded so that `status` and `rerun` find the flow
+        record = RunRecord.for_flow(
+            flow, "SUBMITTED", dict(spec) if spec else None, jobs=jobs, project=project.name
+        )
+        _save(record, settings)
+        return Submission(project.name, flow.uuid, db_ids, chosen)
+    return _run_here(flow, project, first, chosen, spec, max_seconds, settings)
 
 
 def _save(record: RunRecord, settings: SSEFlowsSettings | None) -> None:
     runs = get_runs_store(settings or get_settings())
     runs.connect()
     try:
-        runs.update(
-            jsanitize(record.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
-        )
+        record.save(runs)
     finally:
         runs.close()
 
@@ -246,37 +213,29 @@ def _run_here(
     logging.getLogger("jobflow_remote").setLevel(logging.WARNING)
     controller = runner.job_controller
     if controller.auxiliary.find_one({"next_id": {"$exists": True}}) is None:
-        controller.reset(max_limit=0)  # a fresh in-memory queue needs its counters
+        # a fresh in-memory queue needs its counters. reset() also tries to index the
+        # JobStore, which montydb cannot (no drop_indexes): that warning is harmless.
+        quiet = logging.getLogger("jobflow_remote.jobs.jobcontroller")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            controller.reset(max_limit=0)
+        finally:
+            quiet.setLevel(level)
     db_ids = controller.add_flow(flow, worker=default_worker)
     submission = Submission(project.name, flow.uuid, db_ids, chosen, waited=True)
-    runs = get_runs_store(settings or get_settings())
-    runs.connect()
+    record = RunRecord.for_flow(
+        flow, "RUNNING", dict(spec) if spec else None, project=project.name
+    )
+    _save(record, settings)
     try:
-        pending = RunRecord(
-            flow_uuid=flow.uuid,
-            name=flow.name,
-            state="RUNNING",
-            jobs=[JobRecord(uuid=j.uuid, name=j.name) for j, _ in flow.iterflow()],
-            spec=dict(spec) if spec else None,
-            project=project.name,
-            flow=jsanitize(flow.as_dict(), strict=True, allow_bson=True),
-        )
-        runs.update(
-            jsanitize(pending.model_dump(), strict=True, allow_bson=True), key="flow_uuid"
-        )
-        try:
-            runner.run_all_jobs(max_seconds=int(max_seconds) if max_seconds else None)
-        finally:
-            submission.jobs = flow_states(controller, flow.uuid)
-            record = _record(flow, submission, dict(spec) if spec else None)
-            record.host, record.pid = socket.gethostname(), os.getpid()
-            record.started_at = pending.started_at
-            runs.update(
-                jsanitize(record.model_dump(), strict=True, allow_bson=True),
-                key="flow_uuid",
-            )
-            if runner.jobstore is not None:
-                runner.jobstore.close()
+        runner.run_all_jobs(max_seconds=int(max_seconds) if max_seconds else None)
     finally:
-        runs.close()
+        submission.jobs = flow_states(controller, flow.uuid)
+        record.jobs = _finished_jobs(submission)
+        record.state = "COMPLETED" if submission.state == "COMPLETED" else "FAILED"
+        record.ended_at = now_utc()
+        _save(record, settings)
+        if runner.jobstore is not None:
+            runner.jobstore.close()
     return submission
