@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import uuid4
 
-from jobflow import Flow, JobStore, run_locally
+from jobflow import Flow, Job, JobStore, Response, run_locally
 from maggma.core import Store
 from monty.json import jsanitize
 from pydantic import BaseModel, Field
@@ -39,6 +39,12 @@ class JobRecord(BaseModel):
 
     uuid: str
     name: str
+    index: int = Field(1, description="Job index (a replacing job shares the uuid).")
+    created_by: str | None = Field(
+        None,
+        description="uuid of the job that created it while the flow ran (replace, "
+        "detour, addition); None for jobs of the flow as built.",
+    )
     state: State | Literal["WAITING"] = "WAITING"
     error: str | None = None
     worker: str | None = Field(None, description="jobflow-remote worker, if submitted.")
@@ -127,31 +133,76 @@ def _output_uuids(flow: Flow) -> list[str]:
     return [u for u in (getattr(o, "uuid", None) for o in output) if u is not None]
 
 
-def _completed(store: JobStore, uuid: str) -> bool:
-    return store.query_one({"uuid": uuid}, properties=["uuid"]) is not None
+def _completed(store: JobStore, uuid: str, index: int | None = None) -> bool:
+    query: dict[str, Any] = {"uuid": uuid}
+    if index is not None:
+        query["index"] = index
+    return store.query_one(query, properties=["uuid"]) is not None
+
+
+def _dynamic_jobs(
+    responses: dict[str, dict[int, Response]],
+) -> list[tuple[Job, str]]:
+    """Jobs that jobs created while running (replace, detour, addition).
+
+    ``run_locally`` runs them but they are not in the flow as built: without them a
+    failure inside a replacement flow would leave the run looking complete.
+    """
+    found: list[tuple[Job, str]] = []
+    for creator, by_index in responses.items():
+        for response in by_index.values():
+            for part in (response.replace, response.detour, response.addition):
+                parts = part if isinstance(part, list | tuple) else [part]
+                for item in parts:
+                    if isinstance(item, Flow):
+                        found += [(j, creator) for j, _ in item.iterflow()]
+                    elif isinstance(item, Job):
+                        found.append((item, creator))
+    return found
+
+
+def _pending(flow_jobs: list[Job], record: RunRecord, store: JobStore) -> list[Job]:
+    """Jobs of the flow to (re)run: no output yet, or a job they created failed.
+
+    A job whose replacement failed has its own output stored; running it again
+    builds the replacement again.
+    """
+    creators = {j.uuid: j.created_by for j in record.jobs if j.created_by}
+    broken = set()
+    for failed in (j for j in record.jobs if j.created_by and j.state == "FAILED"):
+        uuid = failed.uuid
+        while uuid in creators and creators[uuid] != uuid:  # up to a job as built
+            uuid = creators[uuid]
+        broken.add(uuid)
+    return [j for j in flow_jobs if j.uuid in broken or not _completed(store, j.uuid)]
 
 
 def _execute(
     flow: Flow, record: RunRecord, store: JobStore, runs: Store, settings: SSEFlowsSettings
 ) -> RunRecord:
-    jobs = list(flow.iterflow())
-    record.jobs = [JobRecord(uuid=j.uuid, name=j.name) for j, _ in jobs]
+    jobs = [j for j, _ in flow.iterflow()]
+    pending = _pending(jobs, record, store)
+    record.jobs = [JobRecord(uuid=j.uuid, name=j.name, index=j.index) for j in jobs]
     record.save(runs)
-    pending = [j for j, _ in jobs if not _completed(store, j.uuid)]
     if len(pending) < len(jobs):
         for job in pending:  # detach from the stored flow so a new flow can hold them
             job.hosts = []
     collector = _FailureCollector()
     logger = logging.getLogger("jobflow.managers.local")
     logger.addHandler(collector)
-    previous_level = logger.level
+    previous_level, previous_disabled = logger.level, logger.disabled
     logger.setLevel(logging.INFO)
+    # jobflow-remote's log set-up (dictConfig) disables loggers that exist already
+    logger.disabled = False
     root = settings.work_dir / "jobs"
     root.mkdir(parents=True, exist_ok=True)
+    responses: dict[str, dict[int, Response]] = {}
     try:
         if pending:
-            run_locally(
-                Flow(pending, name=flow.name) if len(pending) < len(jobs) else flow,
+            responses = run_locally(
+                Flow(list[Job | Flow](pending), name=flow.name)
+                if len(pending) < len(jobs)
+                else flow,
                 store=store,
                 create_folders=False,
                 root_dir=root,
@@ -161,8 +212,13 @@ def _execute(
     finally:
         logger.removeHandler(collector)
         logger.setLevel(previous_level)
+        logger.disabled = previous_disabled
+    record.jobs += [
+        JobRecord(uuid=j.uuid, name=j.name, index=j.index, created_by=creator)
+        for j, creator in _dynamic_jobs(responses)
+    ]
     for job_record in record.jobs:
-        if _completed(store, job_record.uuid):
+        if _completed(store, job_record.uuid, job_record.index):
             job_record.state, job_record.error = "COMPLETED", None
         else:
             job_record.state = "FAILED"
@@ -278,7 +334,7 @@ def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
             record = RunRecord.model_validate(doc)
             if record.state == "RUNNING":
                 for job in record.jobs:
-                    if job.state != "COMPLETED" and _completed(store, job.uuid):
+                    if job.state != "COMPLETED" and _completed(store, job.uuid, job.index):
                         job.state = "COMPLETED"
                 if record.host == socket.gethostname() and not _process_alive(record.pid):
                     record.state = "KILLED"
@@ -289,8 +345,15 @@ def list_runs(settings: SSEFlowsSettings | None = None) -> list[RunRecord]:
     return records
 
 
-def _is_reference(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("@class") == "OutputReference"
+def _has_reference(value: Any) -> bool:
+    """Tell whether an output is, or holds, a reference to other jobs' outputs."""
+    if isinstance(value, dict):
+        return value.get("@class") == "OutputReference" or any(
+            _has_reference(v) for v in value.values()
+        )
+    if isinstance(value, list | tuple):
+        return any(_has_reference(v) for v in value)
+    return False
 
 
 def get_output(
@@ -307,7 +370,7 @@ def get_output(
             if run is not None and run.output_job:
                 uuid = run.output_job
                 doc = store.query_one({"uuid": uuid}, sort={"index": -1}, load=True)
-        if doc is not None and _is_reference(doc.get("output")):
+        if doc is not None and _has_reference(doc.get("output")):
             # a job replaced by a flow (dynamic fan-out) points at the flow's output
             output = store.get_output(uuid, which="last", load=True)
             doc["output"] = jsanitize(

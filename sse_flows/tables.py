@@ -7,7 +7,10 @@ deviation shown: ``difference`` or ``log10_ratio``) and its rows (label, formula
 potential, optional checkpoint, the paper's values). Rows are matched to stored
 results by composition and potential name; a row with no stored result keeps the
 paper's values and says "not computed" (and "weights not on this machine" when the
-potential cannot run here).
+potential cannot run here). A potential the paper did not tabulate for a formula (CHGNet
+in Table 3, whose rows are MatterSim's) gets rows of its own when the store holds
+results for it or when it is asked for: copies of the paper's reference row, or else of
+the rows of the paper's model, labelled ``LABEL [potential]``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import csv
 import dataclasses
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -73,6 +77,7 @@ class TableRow:
     reference: bool = False
     rank: int | None = None
     also_match: list[str] = dataclasses.field(default_factory=list)
+    compared_to: str | None = None
 
 
 @dataclass
@@ -216,18 +221,78 @@ def _matches(frame: pd.DataFrame, row: TableRow) -> pd.DataFrame:
     return frame[mask]
 
 
+def _potential_name(potential: str) -> str:
+    return potential.partition(":")[0].strip().lower()
+
+
+def extra_rows(
+    spec: TableSpec, frame: pd.DataFrame, potentials: Sequence[str] = ()
+) -> list[TableRow]:
+    """Return rows for untabulated potentials: asked for, or with a value in ``frame``.
+
+    Per formula of the table, each such potential gets a copy of the paper's reference
+    row(s), or else of the matchable rows of the paper's first model, so our value
+    stands beside a paper value of the same quantity.
+    """
+    groups: dict[str, list[TableRow]] = {}
+    for row in spec.rows:
+        groups.setdefault(formula_key(row.formula), []).append(row)
+    asked = [_potential_name(p) for p in potentials]
+    fields = [c.field for c in spec.columns if c.field in frame.columns]
+    if not frame.empty:  # results holding a value of this table (not bare orderings)
+        frame = frame[frame[fields].notna().any(axis=1)] if fields else frame.iloc[0:0]
+    extra = []
+    for rows in groups.values():
+        matchable = [r for r in rows if r.rank in (None, 0)]
+        if not matchable:
+            continue
+        templates = [r for r in matchable if r.reference] or [
+            r for r in matchable if r.potential == matchable[0].potential
+        ]
+        keys = {formula_key(f) for r in rows for f in [r.formula, *r.also_match]}
+        stored = sorted(
+            {
+                str(potential)
+                for formula, potential in zip(
+                    frame.get("formula", []), frame.get("potential", []), strict=True
+                )
+                if formula and formula_key(formula) in keys
+            }
+        )
+        tabulated = {r.potential for r in rows}
+        for potential in dict.fromkeys([*asked, *stored]):
+            if potential in tabulated:
+                continue
+            extra += [
+                dataclasses.replace(
+                    t,
+                    label=f"{t.label} [{potential}]",
+                    potential=potential,
+                    checkpoint=None,
+                    reference=False,
+                    compared_to=t.label,
+                )
+                for t in templates
+            ]
+    return extra
+
+
 def fill_table(
     spec: TableSpec,
     frame: pd.DataFrame | None = None,
     store: JobStore | None = None,
     settings: SSEFlowsSettings | None = None,
+    potentials: Sequence[str] = (),
 ) -> list[FilledRow]:
-    """Fill our values of every row from the joined results (read from the store)."""
+    """Fill our values of every row from the joined results (read from the store).
+
+    ``potentials`` get rows even without stored results (see :func:`extra_rows`).
+    """
     if frame is None:
         frame = results_frame(store=store, settings=settings)
     available = _available()
     filled = []
-    for row in spec.rows:
+    for row in [*spec.rows, *extra_rows(spec, frame, potentials)]:
         ours: dict[str, float | None] = dict.fromkeys((c.key for c in spec.columns), None)
         checkpoint = None
         matched = _matches(frame, row) if row.rank in (None, 0) else frame.iloc[0:0]
@@ -360,8 +425,14 @@ def render_md(spec: TableSpec, filled: list[FilledRow]) -> str:
         lines.append(
             f"- {c.label} [{c.unit}]: {c.meaning}; ours from `{c.field}`; dev {dev}"
         )
-    if spec.notes:
-        lines += ["", "Notes:"] + [f"- {n}" for n in spec.notes]
+    notes = list(spec.notes)
+    if any(f.row.compared_to for f in filled):
+        notes.append(
+            "Rows 'LABEL [potential]' hold our values for a potential the paper did not "
+            "tabulate for that formula, beside the paper's values of row LABEL."
+        )
+    if notes:
+        lines += ["", "Notes:"] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -425,9 +496,15 @@ def build_table(
     fmt: str = "md",
     store: JobStore | None = None,
     settings: SSEFlowsSettings | None = None,
+    potentials: Sequence[str] = (),
 ) -> str:
-    """Load a table spec, fill ours from the store and render it."""
+    """Load a table spec, fill ours from the store and render it.
+
+    ``potentials`` get rows even when the paper did not tabulate them (see
+    :func:`extra_rows`).
+    """
     if fmt not in FORMATS:
         raise SSEFlowsError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     spec = load_table(name)
-    return render(spec, fill_table(spec, store=store, settings=settings), fmt)
+    filled = fill_table(spec, store=store, settings=settings, potentials=potentials)
+    return render(spec, filled, fmt)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from jobflow import Flow
+from jobflow import Flow, Response, job
 from typer.testing import CliRunner
 
 from sse_flows.cli.main import app
 from sse_flows.errors import SSEFlowsError
 from sse_flows.makers import RelaxMaker, StaticMaker
-from sse_flows.runner import list_runs, load_run, run_flow
+from sse_flows.runner import get_output, list_runs, load_run, resume_flow, run_flow
 from sse_flows.stores import get_job_store
 
 
@@ -64,3 +66,40 @@ def test_rerun_of_an_unknown_flow_says_where_to_look():
         load_run("00000000-0000-0000-0000-000000000000")
     result = CliRunner().invoke(app, ["rerun", "00000000-0000-0000-0000-000000000000"])
     assert result.exit_code == 2
+
+
+@job
+def _square_unless_blocked(x: float, blocker: str) -> float:
+    if Path(blocker).exists():
+        raise RuntimeError(f"blocked by {blocker}")
+    return x * x
+
+
+@job
+def _replace_with_squares(values: list[float], blocker: str) -> Response:
+    squares = [_square_unless_blocked(v, blocker) for v in values]
+    return Response(replace=Flow(squares, output=[s.output for s in squares]))
+
+
+def test_failure_inside_a_replacement_flow_fails_the_run_and_resume_finishes_it(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("remove me to unblock")
+    outer = _replace_with_squares([2.0, 3.0], str(blocker))
+    record = run_flow(Flow([outer], name="replaced"))
+
+    assert record.state == "FAILED"
+    dynamic = [j for j in record.jobs if j.created_by == outer.uuid]
+    squares = [j for j in dynamic if j.name == "_square_unless_blocked"]
+    assert len(squares) == 2
+    assert all(j.state == "FAILED" for j in squares)
+    assert all(j.error and "blocked by" in j.error for j in squares)
+    # the job storing the replacement's output (same uuid, next index) holds references
+    (stored,) = [j for j in dynamic if j.uuid == outer.uuid]
+    assert stored.index == 2
+    assert load_run(record.flow_uuid).state == "FAILED"
+
+    blocker.unlink()
+    resumed = resume_flow(record.flow_uuid)
+    assert resumed.state == "COMPLETED"
+    assert all(j.state == "COMPLETED" for j in resumed.jobs)
+    assert get_output(outer.uuid)["output"] == [4.0, 9.0]
