@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Set up sse-flows on a fresh machine: a virtual environment in .venv with the package,
 # the models that ship their weights (CHGNet, SevenNet), cluster submission
-# (jobflow-remote, FireWorks) and the test tools.
-# Usage: bash scripts/setup.sh [extras]   (default extras: chgnet,sevenn,slurm,fireworks,test)
+# (jobflow-remote, FireWorks), DFT labeling (custodian, dpdata) and the test tools.
+# Usage: bash scripts/setup.sh [extras]   (default extras: chgnet,sevenn,slurm,fireworks,dft,test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-chgnet,sevenn,slurm,fireworks,test}"
+extras="${1:-chgnet,sevenn,slurm,fireworks,dft,test}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null 2>&1 || python=python3
 "$python" - <<'PY'

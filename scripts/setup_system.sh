@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Install the Debian packages sse-flows needs beyond Python (today: a local SLURM with
-# munge for slurm/start_cluster.sh and the cluster tests). Does nothing when all of
+# Install the Debian packages sse-flows needs beyond Python: a local SLURM with munge
+# (slurm/start_cluster.sh and the cluster tests) and CP2K with its basis/pseudopotential
+# data, MPI and a threaded OpenBLAS (DFT labeling). Does nothing when all of
 # them are there already; needs root otherwise.
 # Usage: bash scripts/setup_system.sh
 set -euo pipefail
 
 # One line per Debian package: "package command-it-provides". A package that puts no
 # command on PATH (data only) gets "-" and is checked with dpkg instead.
-# To add CP2K later, append e.g.:  "cp2k cp2k"  "cp2k-data -"  "openmpi-bin mpirun"
 PACKAGES=(
     "slurmctld slurmctld"
     "slurmd slurmd"
     "slurm-client sbatch"
     "munge munged"
+    "cp2k cp2k.psmp"
+    "cp2k-data -"
+    "openmpi-bin mpirun"
+    # cp2k alone pulls the reference BLAS, several times slower
+    "libopenblas0-pthread -"
 )
 
 # Daemons live in sbin, which a normal user's PATH on Debian lacks.

@@ -2,11 +2,12 @@
 # Set up sse-flows and run the whole test suite, with the linters first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_system.sh   # SLURM + munge for the real-cluster tests
+bash scripts/setup_system.sh   # SLURM + munge, CP2K: the real-cluster and DFT tests
 bash scripts/setup.sh
 export OMP_NUM_THREADS=1
-# the cluster tests must run here: a missing SLURM is a failure, not a skip
+# the cluster and CP2K tests must run here: a missing SLURM or CP2K fails, not skips
 export SSE_FLOWS_REQUIRE_SLURM=1
+export SSE_FLOWS_REQUIRE_CP2K=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy sse_flows

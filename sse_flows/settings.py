@@ -64,6 +64,29 @@ class SSEFlowsSettings(BaseSettings):
     mongo_database: str = Field("sse_flows", description="MongoDB database name.")
     mongo_username: str | None = Field(None, description="MongoDB user name.")
     mongo_password: str | None = Field(None, description="MongoDB password.")
+    cp2k_cmd: str = Field(
+        "mpirun -np 1 cp2k.psmp",
+        description="Command running CP2K on the frame's input (cp2k.inp); under "
+        "SLURM e.g. 'srun cp2k.psmp'. '--allow-run-as-root' is added for root.",
+    )
+    cp2k_data_dir: Path = Field(
+        Path("/usr/share/cp2k"),
+        description="CP2K's basis set and pseudopotential files (Debian cp2k-data).",
+    )
+    vasp_cmd: str = Field(
+        "mpirun vasp_std",
+        description="Command running VASP in the frame's folder, e.g. 'srun vasp_std'.",
+    )
+    vasp_gamma_cmd: str | None = Field(
+        None,
+        description="Gamma-only VASP build custodian uses for 1x1x1 Gamma k-point "
+        "grids (e.g. 'srun vasp_gam'); None: vasp_cmd.",
+    )
+    custodian_polling_s: int = Field(
+        2,
+        description="Seconds between custodian's checks of a running DFT code "
+        "(custodian's default, 10 s, adds up to 10 s to every small frame).",
+    )
 
     @classmethod
     def settings_customise_sources(

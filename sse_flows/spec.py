@@ -16,7 +16,9 @@ from sse_flows.makers import MDMaker, RelaxMaker, StaticMaker
 from sse_flows.potentials import PotentialSpec
 from sse_flows.structures import read_structure, require_ordered
 
-FlowKind = Literal["static", "relax", "md", "relax_md", "conductivity", "order", "series"]
+FlowKind = Literal[
+    "static", "relax", "md", "relax_md", "conductivity", "order", "series", "label"
+]
 SeriesKind = Literal["anion_exchange", "substitution", "halide_mixing"]
 PROTOTYPE_PREFIX = "prototype:"
 
@@ -27,8 +29,10 @@ class FlowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("sse-flows run", description="Name given to the flow.")
-    structure: str = Field(
-        description="Structure file, relative to the spec file, or 'prototype:NAME'."
+    structure: str | None = Field(
+        None,
+        description="Structure file, relative to the spec file, or 'prototype:NAME' "
+        "(every flow but 'label', which takes label.frames).",
     )
     supercell: int | list[int] | list[list[int]] | None = Field(
         None, description="Supercell: n, [a, b, c] or a 3x3 matrix."
@@ -59,6 +63,14 @@ class FlowSpec(BaseModel):
             "ordering settings come from 'order'."
         ),
     )
+    label: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "DFT labeling: frames (files relative to the spec: MD .h5, extxyz, CIF...), "
+            "every, preset, code, frames_per_job, max_jobs, min_success_fraction, "
+            "export_deepmd."
+        ),
+    )
     base_dir: Path = Field(Path(), exclude=True, description="Directory of the spec file.")
 
     @classmethod
@@ -80,6 +92,8 @@ class FlowSpec(BaseModel):
 
     def load_structure(self) -> Structure:
         """Read the structure (file or shipped prototype) and apply the supercell."""
+        if self.structure is None:
+            raise SpecError(f"Spec '{self.name}' needs a 'structure' for flow {self.flow}")
         if self.structure.startswith(PROTOTYPE_PREFIX):
             from sse_flows.structures.prototypes import load_prototype
 
@@ -108,6 +122,8 @@ class FlowSpec(BaseModel):
         """
         from sse_flows.potentials import check_available
 
+        if self.flow == "label":  # DFT runs where the batch jobs run, not here
+            return
         if self.flow in ("order", "series"):  # the potential is a job argument there
             potential = self.order.get("potential", self.potential)
             if potential not in (None, "none"):
@@ -121,6 +137,34 @@ class FlowSpec(BaseModel):
             if potential is None:
                 continue
             check_available(potential)
+
+    def _labeling_flow(self) -> Flow:
+        """Build the labeling flow of ``label``: frames read here, labeled in batches."""
+        from sse_flows.dft.frames import read_frames
+        from sse_flows.makers.labeling import LabelingMaker
+
+        settings = dict(self.label)
+        files = settings.pop("frames", None)
+        every = int(settings.pop("every", 1))
+        if not files:
+            raise SpecError(f"Spec '{self.name}': label.frames lists no frame files")
+        paths = [
+            Path(f).expanduser() for f in ([files] if isinstance(files, str) else files)
+        ]
+        frames = [
+            frame
+            for path in paths
+            for frame in read_frames(
+                path if path.is_absolute() else self.base_dir / path, every
+            )
+        ]
+        try:
+            flow = LabelingMaker(name=self.name, **settings).make(frames)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(
+                f"Invalid 'label' settings in spec '{self.name}': {exc}"
+            ) from exc
+        return flow
 
     def _ordering_flow(self, structure: Structure) -> Flow:
         """Build the ordering flow, or a series of them, from 'order' and 'series'."""
@@ -174,6 +218,8 @@ class FlowSpec(BaseModel):
 
     def build(self) -> Flow:
         """Return the flow the spec describes, with resolved settings."""
+        if self.flow == "label":
+            return self._labeling_flow()
         structure = self.load_structure()
         makers: dict[str, Any] = {}
         for key, cls in (("relax", RelaxMaker), ("md", MDMaker), ("static", StaticMaker)):

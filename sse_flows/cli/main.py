@@ -543,12 +543,13 @@ def _register_commands() -> None:
     """Commands that live in their own modules (keeps this file short)."""
     from sse_flows.cli.cluster import cluster_app, submit
     from sse_flows.cli.elastic import elastic, eos
+    from sse_flows.cli.label import label
     from sse_flows.cli.order import order
     from sse_flows.cli.query import query
     from sse_flows.cli.stability import stability
     from sse_flows.cli.table import table
 
-    for command in (order, stability, elastic, eos, query, table, submit):
+    for command in (order, stability, elastic, eos, query, table, submit, label):
         app.command()(command)
     app.add_typer(cluster_app)
 

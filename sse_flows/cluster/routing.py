@@ -38,6 +38,7 @@ DEFAULT_ROUTES: dict[JobRole, str] = {
 #: plain ``@job`` functions that are more than light analysis
 FUNCTION_ROLES: dict[str, JobRole] = {
     "analyze_md": JobRole.CPU,  # MSD over the whole trajectory file
+    "collect_dataset": JobRole.CPU,  # writes the dataset beside the DFT frame folders
 }
 
 #: potential families that must run in their own environment, when a worker exists

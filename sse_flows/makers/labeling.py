@@ -1,0 +1,268 @@
+"""DFT labeling: frames in, a validated dataset (documents + training files) out.
+
+Frames are labeled in batches, one scheduler job per batch, so thousands of frames
+mean tens of jobs, not thousands. Inside a batch each frame runs in its own folder
+and leaves ``label.json`` when done: a killed batch job, rerun, skips those frames.
+A frame that fails (custodian gives up, SCF unconverged, labels fail validation) is
+recorded with its reason and kept out of the dataset; the flow completes only if the
+fraction of good frames reaches ``min_success_fraction``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from jobflow import Flow, Maker, job
+from pymatgen.core import Structure
+
+from sse_flows.dft.backends import get_backend
+from sse_flows.dft.documents import (
+    DatasetFiles,
+    FailedFrame,
+    LabelBatchOutput,
+    LabeledDataset,
+    LabeledFrame,
+)
+from sse_flows.dft.export import write_deepmd, write_extxyz
+from sse_flows.dft.presets import DftPreset, DftPresetError, load_dft_preset
+from sse_flows.dft.validation import FrameChecks, validated
+from sse_flows.errors import SSEFlowsError
+from sse_flows.makers.base import current_job_dir
+from sse_flows.provenance import RunProvenance
+from sse_flows.settings import get_settings
+from sse_flows.structures import require_ordered
+
+
+class LabelingThresholdError(SSEFlowsError):
+    """Too few frames were labeled for the dataset to be used."""
+
+
+def resolve_preset(preset: str, code: str | None) -> DftPreset:
+    """Load the preset and check it is for the requested code."""
+    loaded = load_dft_preset(preset)
+    if code is not None and loaded.code != code:
+        raise DftPresetError(
+            f"DFT preset {loaded.name} is for {loaded.code}, not {code}; choose a "
+            f"{code} preset or leave the code out."
+        )
+    return loaded
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+@dataclass
+class LabelBatchMaker(Maker):
+    """Label one batch of frames with one DFT code and preset, frame after frame."""
+
+    resource_role: ClassVar[str] = "dft"
+
+    name: str = "dft label batch"
+    preset: str = "cp2k-pbe-small"
+    code: str | None = None
+    require_scf_converged: bool = True
+    max_abs_force_eV_A: float = 50.0
+    max_abs_stress_GPa: float = 500.0
+
+    @job
+    def make(
+        self, frames: list[Structure], indices: list[int], batch: int = 0
+    ) -> LabelBatchOutput:
+        """Run the code on each frame not labeled yet; return every frame's result."""
+        preset = resolve_preset(self.preset, self.code)
+        backend = get_backend(preset.code)
+        elements = sorted({el.symbol for s in frames for el in s.composition.elements})
+        backend.check_ready(preset, elements)
+        record = backend.settings_record(preset, elements)
+        provenance = RunProvenance.start(
+            {
+                "name": self.name,
+                "preset": preset.model_dump(),
+                "code": preset.code,
+                "indices": indices,
+                "checks": self.checks.model_dump(),
+            },
+            extra_packages=("atomate2", "custodian"),
+        )
+        root = current_job_dir(get_settings().work_dir / "dft", fallback=f"batch-{batch}")
+        labeled = []
+        for structure, index in zip(frames, indices, strict=True):
+            labeled.append(self._label_once(backend, structure, index, preset, root))
+        versions = {f.code_version for f in labeled if f.code_version}
+        record.code_version = ", ".join(sorted(versions)) or None
+        return LabelBatchOutput(
+            batch=batch, frames=labeled, dft=record, provenance=provenance.finish()
+        )
+
+    @property
+    def checks(self) -> FrameChecks:
+        """The validation limits of this maker."""
+        return FrameChecks(
+            require_scf_converged=self.require_scf_converged,
+            max_abs_force_eV_A=self.max_abs_force_eV_A,
+            max_abs_stress_GPa=self.max_abs_stress_GPa,
+        )
+
+    def _label_once(
+        self,
+        backend: Any,
+        structure: Structure,
+        index: int,
+        preset: DftPreset,
+        root: Path,
+    ) -> LabeledFrame:
+        directory = root / f"frame_{index:06d}"
+        done = directory / "label.json"
+        if done.is_file():  # labeled before this job was killed and rerun
+            return LabeledFrame.model_validate_json(done.read_text())
+        if directory.exists():  # a half-finished calculation: start it again
+            shutil.rmtree(directory)
+        frame = validated(backend.label(structure, index, preset, directory), self.checks)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_atomic(done, frame.model_dump_json())
+        return frame
+
+
+def _as_batch(value: Any) -> LabelBatchOutput:
+    """Return a batch output from the model or the store's dict."""
+    if isinstance(value, LabelBatchOutput):
+        return value
+    return LabelBatchOutput.model_validate(value)
+
+
+@job
+def collect_dataset(
+    batches: list[Any],
+    name: str,
+    min_success_fraction: float,
+    export_deepmd: bool = True,
+    batch_uuids: list[str] | None = None,
+) -> LabeledDataset:
+    """Gather the batches, write the training files, and apply the success threshold.
+
+    Every frame (failed ones too) is written to ``frames.json`` before the threshold
+    is applied, so a dataset that falls short loses nothing.
+    """
+    outputs = [_as_batch(b) for b in batches]
+    frames = sorted((f for out in outputs for f in out.frames), key=lambda f: f.index)
+    good = [f for f in frames if f.ok]
+    folder = current_job_dir(get_settings().work_dir / "datasets", fallback=name)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames_json = folder / "frames.json"
+    _write_atomic(frames_json, json.dumps([f.model_dump() for f in frames]))
+    extxyz = write_extxyz(good, folder / "dataset.extxyz")
+    deepmd = write_deepmd(good, folder / "deepmd") if export_deepmd and good else None
+    fraction = len(good) / len(frames) if frames else 0.0
+    failed = [
+        FailedFrame(
+            index=f.index,
+            formula=f.formula,
+            reason=f.reason or "failed",
+            calc_dir=f.calc_dir,
+        )
+        for f in frames
+        if not f.ok
+    ]
+    if fraction < min_success_fraction:
+        reasons = "; ".join(f"frame {f.index}: {f.reason}" for f in failed[:5])
+        raise LabelingThresholdError(
+            f"Only {len(good)} of {len(frames)} frames were labeled ({fraction:.0%} < "
+            f"{min_success_fraction:.0%}). {reasons}. Every frame is in {frames_json}; "
+            "fix the settings (or lower min_success_fraction) and run again."
+        )
+    energies = [f.energy_eV / len(f.structure["sites"]) for f in good if f.energy_eV]
+    forces = [np.abs(np.asarray(f.forces_eV_A)).max() for f in good if f.forces_eV_A]
+    corrections = Counter(c.handler for f in frames for c in f.corrections)
+    return LabeledDataset(
+        name=name,
+        dft=outputs[0].dft,
+        n_frames=len(frames),
+        n_success=len(good),
+        n_failed=len(failed),
+        success_fraction=fraction,
+        min_success_fraction=min_success_fraction,
+        failed=failed,
+        corrections=dict(corrections),
+        formulas=dict(
+            Counter(f.pymatgen_structure().composition.reduced_formula for f in good)
+        ),
+        energy_per_atom_range_eV=(min(energies), max(energies)) if energies else None,
+        max_abs_force_eV_A=float(max(forces)) if forces else None,
+        files=DatasetFiles(
+            directory=str(folder),
+            extxyz=str(extxyz),
+            deepmd=str(deepmd) if deepmd else None,
+            frames_json=str(frames_json),
+        ),
+        batch_uuids=batch_uuids or [],
+        provenance=RunProvenance.start(
+            {"name": name, "min_success_fraction": min_success_fraction},
+            extra_packages=("dpdata",),
+        ).finish(),
+    )
+
+
+@dataclass
+class LabelingMaker(Maker):
+    """Label frames with DFT: batches of static calculations, then one dataset.
+
+    ``preset``: a shipped DFT preset (``cp2k-pbe-small``, ``vasp-mp-pbe``,
+    ``vasp-paper000``, ``vasp-paper001-scan``) or a preset YAML file; ``code``, if
+    given, must match the preset's. ``frames_per_job`` sets the batch size;
+    ``max_jobs``, if set, caps the number of batch jobs instead.
+    """
+
+    name: str = "dft labeling"
+    preset: str = "cp2k-pbe-small"
+    code: str | None = None
+    frames_per_job: int = 20
+    max_jobs: int | None = None
+    min_success_fraction: float = 0.9
+    export_deepmd: bool = True
+    batch_maker: LabelBatchMaker = field(default_factory=LabelBatchMaker)
+
+    def batch_size(self, n_frames: int) -> int:
+        """Frames per batch job for ``n_frames`` frames."""
+        size = max(1, self.frames_per_job)
+        if self.max_jobs:
+            size = max(size, math.ceil(n_frames / self.max_jobs))
+        return size
+
+    def make(self, frames: Sequence[Structure]) -> Flow:
+        """One labeling job per batch and a final dataset job."""
+        if not frames:
+            raise ValueError("No frames to label.")
+        if not 0.0 <= self.min_success_fraction <= 1.0:
+            raise ValueError("min_success_fraction must lie in [0, 1].")
+        preset = resolve_preset(self.preset, self.code)
+        for index, frame in enumerate(frames):
+            require_ordered(frame, what=f"DFT labeling (frame {index})")
+        maker = replace(self.batch_maker, preset=self.preset, code=preset.code)
+        size = self.batch_size(len(frames))
+        starts = range(0, len(frames), size)
+        jobs = []
+        for batch, start in enumerate(starts):
+            chunk = list(frames[start : start + size])
+            label = maker.make(chunk, list(range(start, start + len(chunk))), batch)
+            label.name = f"{maker.name} {batch + 1}/{len(starts)}"
+            jobs.append(label)
+        collect = collect_dataset(
+            [j.output for j in jobs],
+            self.name,
+            self.min_success_fraction,
+            self.export_deepmd,
+            [j.uuid for j in jobs],
+        )
+        collect.name = f"{self.name} dataset"
+        return Flow([*jobs, collect], output=collect.output, name=self.name)
