@@ -323,6 +323,9 @@ def test_label_command_runs_a_vasp_preset_and_refuses_without_vasp(
     dataset, _ = json.JSONDecoder().raw_decode(result.output[result.output.index("{") :])
     assert (dataset["n_success"], dataset["dft"]["preset"]) == (1, "vasp-paper000")
     assert dataset["dft"]["settings"]["incar"]["KSPACING"] == 0.3
+    by_code = runner.invoke(app, [*args[:2], "--code", "vasp", "--json"])
+    assert by_code.exit_code == 0, by_code.output
+    assert '"preset": "vasp-mp-pbe"' in by_code.output  # the code's default preset
     monkeypatch.setenv("SSE_FLOWS_VASP_CMD", "srun vasp_std_not_here")
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "VASP is not installed here" in result.output

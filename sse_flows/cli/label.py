@@ -39,13 +39,13 @@ def label(
         list[Path], typer.Argument(help="Frame files: MD .h5, extxyz, traj, CIF, POSCAR.")
     ],
     preset: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--preset",
             help="cp2k-pbe-small, vasp-mp-pbe, vasp-paper000, vasp-paper001-scan, or "
-            "a preset YAML file.",
+            "a preset YAML file [default: the code's: cp2k-pbe-small, vasp-mp-pbe].",
         ),
-    ] = "cp2k-pbe-small",
+    ] = None,
     code: Annotated[
         str | None, typer.Option("--code", help="cp2k or vasp (checked against preset).")
     ] = None,
@@ -94,7 +94,7 @@ def label(
     spec = {
         "command": "label",
         "files": [str(f.resolve()) for f in files],
-        "preset": preset,
+        "preset": preset or loaded.name,
         "code": code,
         "every": every,
         "frames_per_job": frames_per_job,

@@ -24,9 +24,8 @@ import os
 import re
 import shlex
 import shutil
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import chdir, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 from pymatgen.core import Element, Structure
 
-from sse_flows.dft.custodian_support import custodian_kwargs, read_corrections
+from sse_flows.dft.custodian_support import (
+    custodian_kwargs,
+    label_in_steps,
+    read_corrections,
+)
 from sse_flows.dft.documents import (
     HARTREE_PER_BOHR_IN_EV_PER_A,
     DftSettingsRecord,
@@ -418,41 +421,33 @@ class Cp2kBackend:
         from atomate2.cp2k.run import run_cp2k
 
         settings = cp2k_settings(preset)
-        directory.mkdir(parents=True, exist_ok=True)
-        frame = LabeledFrame(
-            index=index,
-            status="success",
-            structure=structure.as_dict(),
-            formula=structure.composition.formula,
-            calc_dir=str(directory),
-        )
-        start = time.perf_counter()
         elements = [el.symbol for el in structure.composition.elements]
-        step = "writing the CP2K input"
-        try:
-            with chdir(directory):
-                write_cp2k_input_set(
-                    structure, input_generator(preset, elements), directory="."
+
+        def run() -> None:
+            with node_lock():
+                run_cp2k(
+                    cp2k_cmd=cp2k_command(),
+                    max_errors=settings.max_errors,
+                    custodian_kwargs=custodian_kwargs(),
                 )
-                step = "running CP2K under custodian"
-                with node_lock():
-                    run_cp2k(
-                        cp2k_cmd=cp2k_command(),
-                        max_errors=settings.max_errors,
-                        custodian_kwargs=custodian_kwargs(),
-                    )
-                step = "parsing cp2k.out"
-                parsed = parse_output(directory, structure)
-        except Exception as exc:  # one frame's failure is data, not a crash
-            frame = frame.failed(failure_reason(directory, step, exc))
-            parsed = {}
-        finally:
-            frame.wall_time_s = time.perf_counter() - start
-            frame.corrections = read_corrections(directory)
-            _cleanup(directory)
-        if parsed:
-            frame = frame.model_copy(update=parsed)
-        return frame
+
+        return label_in_steps(
+            structure,
+            index,
+            directory,
+            [
+                (
+                    "writing the CP2K input",
+                    lambda: write_cp2k_input_set(
+                        structure, input_generator(preset, elements), directory="."
+                    ),
+                ),
+                ("running CP2K under custodian", run),
+                ("parsing cp2k.out", lambda: parse_output(directory, structure)),
+            ],
+            failure_reason,
+            _cleanup,
+        )
 
 
 def _found(word: str) -> bool:

@@ -1,12 +1,17 @@
-"""What every custodian-driven DFT backend shares: polling and the corrections log."""
+"""What every custodian-driven DFT backend shares: polling, corrections, frame runs."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Sequence
+from contextlib import chdir
 from pathlib import Path
 from typing import Any
 
-from sse_flows.dft.documents import Correction
+from pymatgen.core import Structure
+
+from sse_flows.dft.documents import Correction, LabeledFrame
 from sse_flows.settings import get_settings
 
 #: seconds between custodian's monitor checks (FrozenJob, StdErr handlers)
@@ -46,3 +51,43 @@ def read_corrections(directory: Path) -> list[Correction]:
                 )
             )
     return found
+
+
+def label_in_steps(
+    structure: Structure,
+    index: int,
+    directory: Path,
+    steps: Sequence[tuple[str, Callable[[], Any]]],
+    failure_reason: Callable[[Path, str, Exception], str],
+    cleanup: Callable[[Path], None],
+) -> LabeledFrame:
+    """Run a frame's steps (write, run, parse) in ``directory``; never raise.
+
+    The last step returns the parsed labels. A step that raises makes the frame
+    'failed' with ``failure_reason``'s words; corrections and wall time are kept
+    and ``cleanup`` runs either way.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    frame = LabeledFrame(
+        index=index,
+        status="success",
+        structure=structure.as_dict(),
+        formula=structure.composition.formula,
+        calc_dir=str(directory),
+    )
+    start = time.perf_counter()
+    parsed: dict[str, Any] = {}
+    step = steps[0][0]
+    try:
+        with chdir(directory):
+            for name, action in steps:
+                step = name
+                parsed = action() or {}
+    except Exception as exc:  # one frame's failure is data, not a crash
+        frame = frame.failed(failure_reason(directory, step, exc))
+        parsed = {}
+    finally:
+        frame.wall_time_s = time.perf_counter() - start
+        frame.corrections = read_corrections(directory)
+        cleanup(directory)
+    return frame.model_copy(update=parsed) if parsed else frame

@@ -18,9 +18,7 @@ from __future__ import annotations
 import gzip
 import shlex
 import shutil
-import time
 from collections.abc import Sequence
-from contextlib import chdir
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 from pymatgen.core import Element, Structure
 
-from sse_flows.dft.custodian_support import custodian_kwargs, read_corrections
+from sse_flows.dft.custodian_support import (
+    custodian_kwargs,
+    label_in_steps,
+    read_corrections,
+)
 from sse_flows.dft.documents import DftSettingsRecord, LabeledFrame
 from sse_flows.dft.presets import DftPreset, DftPresetError
 from sse_flows.dft.sites import match_sites, to_frame_order
@@ -316,45 +318,36 @@ class VaspBackend:
         from atomate2.vasp.run import run_vasp
 
         settings = vasp_settings(preset)
-        directory.mkdir(parents=True, exist_ok=True)
-        frame = LabeledFrame(
-            index=index,
-            status="success",
-            structure=structure.as_dict(),
-            formula=structure.composition.formula,
-            calc_dir=str(directory),
+        command = vasp_command()
+        return label_in_steps(
+            structure,
+            index,
+            directory,
+            [
+                (
+                    "writing the VASP input",
+                    lambda: write_vasp_input_set(
+                        structure,
+                        input_generator(preset),
+                        directory=".",
+                        apply_incar_updates=False,
+                        potcar_spec=POTCAR_SPEC_ONLY,
+                    ),
+                ),
+                (
+                    "running VASP under custodian",
+                    lambda: run_vasp(
+                        vasp_cmd=command,
+                        vasp_gamma_cmd=get_settings().vasp_gamma_cmd or command,
+                        max_errors=settings.max_errors,
+                        custodian_kwargs=custodian_kwargs(),
+                    ),
+                ),
+                ("parsing vasprun.xml", lambda: parse_output(directory, structure)),
+            ],
+            failure_reason,
+            _cleanup,
         )
-        start = time.perf_counter()
-        step = "writing the VASP input"
-        parsed: dict[str, Any] = {}
-        try:
-            with chdir(directory):
-                write_vasp_input_set(
-                    structure,
-                    input_generator(preset),
-                    directory=".",
-                    apply_incar_updates=False,
-                    potcar_spec=POTCAR_SPEC_ONLY,
-                )
-                step = "running VASP under custodian"
-                command = vasp_command()
-                run_vasp(
-                    vasp_cmd=command,
-                    vasp_gamma_cmd=get_settings().vasp_gamma_cmd or command,
-                    max_errors=settings.max_errors,
-                    custodian_kwargs=custodian_kwargs(),
-                )
-                step = "parsing vasprun.xml"
-                parsed = parse_output(directory, structure)
-        except Exception as exc:  # one frame's failure is data, not a crash
-            frame = frame.failed(failure_reason(directory, step, exc))
-        finally:
-            frame.wall_time_s = time.perf_counter() - start
-            frame.corrections = read_corrections(directory)
-            _cleanup(directory)
-        if parsed:
-            frame = frame.model_copy(update=parsed)
-        return frame
 
 
 BACKEND = VaspBackend()

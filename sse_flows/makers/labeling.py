@@ -45,8 +45,18 @@ class LabelingThresholdError(SSEFlowsError):
     """Too few frames were labeled for the dataset to be used."""
 
 
-def resolve_preset(preset: str, code: str | None) -> DftPreset:
-    """Load the preset and check it is for the requested code."""
+#: the preset used when only the code is given
+DEFAULT_PRESETS = {"cp2k": "cp2k-pbe-small", "vasp": "vasp-mp-pbe"}
+
+
+def resolve_preset(preset: str | None, code: str | None) -> DftPreset:
+    """Load the preset (None: the code's default) and check it is for the code."""
+    if preset is None:
+        if (code or "cp2k") not in DEFAULT_PRESETS:
+            raise DftPresetError(
+                f"Unknown DFT code {code!r}; known: {', '.join(DEFAULT_PRESETS)}"
+            )
+        preset = DEFAULT_PRESETS[code or "cp2k"]
     loaded = load_dft_preset(preset)
     if code is not None and loaded.code != code:
         raise DftPresetError(
@@ -69,7 +79,7 @@ class LabelBatchMaker(Maker):
     resource_role: ClassVar[str] = "dft"
 
     name: str = "dft label batch"
-    preset: str = "cp2k-pbe-small"
+    preset: str | None = None
     code: str | None = None
     require_scf_converged: bool = True
     max_abs_force_eV_A: float = 50.0
@@ -218,13 +228,14 @@ class LabelingMaker(Maker):
     """Label frames with DFT: batches of static calculations, then one dataset.
 
     ``preset``: a shipped DFT preset (``cp2k-pbe-small``, ``vasp-mp-pbe``,
-    ``vasp-paper000``, ``vasp-paper001-scan``) or a preset YAML file; ``code``, if
-    given, must match the preset's. ``frames_per_job`` sets the batch size;
+    ``vasp-paper000``, ``vasp-paper001-scan``) or a preset YAML file; None takes the
+    code's default (cp2k-pbe-small, vasp-mp-pbe). ``code``, if given, must match the
+    preset's. ``frames_per_job`` sets the batch size;
     ``max_jobs``, if set, caps the number of batch jobs instead.
     """
 
     name: str = "dft labeling"
-    preset: str = "cp2k-pbe-small"
+    preset: str | None = None
     code: str | None = None
     frames_per_job: int = 20
     max_jobs: int | None = None
