@@ -158,6 +158,9 @@ class FlowSpec(BaseModel):
                 path if path.is_absolute() else self.base_dir / path, every
             )
         ]
+        preset = settings.get("preset")
+        if isinstance(preset, str) and preset.endswith((".yaml", ".yml")):
+            settings["preset"] = str(self.base_dir / Path(preset).expanduser())
         try:
             flow = LabelingMaker(name=self.name, **settings).make(frames)
         except (TypeError, ValueError) as exc:

@@ -397,7 +397,7 @@ def test_label_command_reports_failed_frames_and_exits_nonzero(tmp_path, monkeyp
     assert result.exit_code == 2 and "apt install cp2k" in result.output
 
 
-def test_a_spec_file_builds_the_labeling_flow_for_run_and_submit(tmp_path):
+def test_a_spec_file_builds_the_labeling_flow_for_run_and_submit(tmp_path, monkeypatch):
     from sse_flows.errors import SpecError
     from sse_flows.spec import FlowSpec
 
@@ -408,7 +408,20 @@ def test_a_spec_file_builds_the_labeling_flow_for_run_and_submit(tmp_path):
     assert dataset.name == "li2s-cp2k-labels dataset"
     assert job_role(batch) == JobRole.DFT
     assert len(batch.function_args[0][0]) == 12  # the conventional Li2S cell
-    assert batch.maker.preset == "cp2k-pbe-small"
+    # the batch job holds the resolved settings, not a name to look up where it runs
+    assert batch.maker.preset == load_dft_preset("cp2k-pbe-small").model_dump()
+    # a preset file and frames named relative to the spec, read from elsewhere
+    spec_dir = tmp_path / "project"
+    spec_dir.mkdir()
+    (spec_dir / "mine.yaml").write_text((DATA / "cp2k-test.yaml").read_text())
+    _licl().to(filename=str(spec_dir / "LiCl.cif"))
+    (spec_dir / "spec.yaml").write_text(
+        "name: own\nflow: label\nlabel: {frames: [LiCl.cif], preset: mine.yaml}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    (own_batch, _) = FlowSpec.from_file(spec_dir / "spec.yaml").build().jobs
+    assert own_batch.maker.preset["name"] == "cp2k-test"
+    assert own_batch.maker.preset["settings"]["max_scf"] == 25
     bad = tmp_path / "bad.yaml"
     bad.write_text("flow: label\nlabel: {preset: cp2k-pbe-small}\n")
     with pytest.raises(SpecError, match="lists no frame files"):

@@ -49,15 +49,22 @@ class LabelingThresholdError(SSEFlowsError):
 DEFAULT_PRESETS = {"cp2k": "cp2k-pbe-small", "vasp": "vasp-mp-pbe"}
 
 
-def resolve_preset(preset: str | None, code: str | None) -> DftPreset:
-    """Load the preset (None: the code's default) and check it is for the code."""
+def resolve_preset(preset: str | dict[str, Any] | None, code: str | None) -> DftPreset:
+    """Load the preset and check it is for the code.
+
+    ``preset`` is a shipped name, a YAML file, a resolved preset (dict, as the batch
+    jobs carry it) or None for the code's default.
+    """
     if preset is None:
         if (code or "cp2k") not in DEFAULT_PRESETS:
             raise DftPresetError(
                 f"Unknown DFT code {code!r}; known: {', '.join(DEFAULT_PRESETS)}"
             )
         preset = DEFAULT_PRESETS[code or "cp2k"]
-    loaded = load_dft_preset(preset)
+    if isinstance(preset, dict):
+        loaded = DftPreset.model_validate(preset)
+    else:
+        loaded = load_dft_preset(preset)
     if code is not None and loaded.code != code:
         raise DftPresetError(
             f"DFT preset {loaded.name} is for {loaded.code}, not {code}; choose a "
@@ -79,7 +86,7 @@ class LabelBatchMaker(Maker):
     resource_role: ClassVar[str] = "dft"
 
     name: str = "dft label batch"
-    preset: str | None = None
+    preset: str | dict[str, Any] | None = None
     code: str | None = None
     require_scf_converged: bool = True
     max_abs_force_eV_A: float = 50.0
@@ -191,7 +198,9 @@ def collect_dataset(
             f"{min_success_fraction:.0%}). {reasons}. Every frame is in {frames_json}; "
             "fix the settings (or lower min_success_fraction) and run again."
         )
-    energies = [f.energy_eV / len(f.structure["sites"]) for f in good if f.energy_eV]
+    energies = [
+        f.energy_eV / len(f.structure["sites"]) for f in good if f.energy_eV is not None
+    ]
     forces = [np.abs(np.asarray(f.forces_eV_A)).max() for f in good if f.forces_eV_A]
     corrections = Counter(c.handler for f in frames for c in f.corrections)
     return LabeledDataset(
@@ -259,7 +268,9 @@ class LabelingMaker(Maker):
         preset = resolve_preset(self.preset, self.code)
         for index, frame in enumerate(frames):
             require_ordered(frame, what=f"DFT labeling (frame {index})")
-        maker = replace(self.batch_maker, preset=self.preset, code=preset.code)
+        # the jobs carry the settings themselves: a preset file need not exist where
+        # they run, and the store alone holds what was computed
+        maker = replace(self.batch_maker, preset=preset.model_dump(), code=preset.code)
         size = self.batch_size(len(frames))
         starts = range(0, len(frames), size)
         jobs = []
