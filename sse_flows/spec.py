@@ -99,18 +99,21 @@ class FlowSpec(BaseModel):
 
             structure = load_prototype(self.structure[len(PROTOTYPE_PREFIX) :])
         else:
-            path = Path(self.structure).expanduser()
-            structure = read_structure(path if path.is_absolute() else self.base_dir / path)
+            structure = read_structure(self.spec_path(self.structure))
         if self.supercell is not None:
             structure = require_ordered(structure, "a supercell for MD")
             structure = structure.make_supercell(self.supercell, in_place=False)
         return structure
 
+    def spec_path(self, name: str) -> Path:
+        """Return a path named in the spec; a relative one is relative to the spec file."""
+        return self.base_dir / Path(name).expanduser()  # an absolute path stays as is
+
     def _resolve_potential(self, value: str | dict[str, Any]) -> dict[str, Any]:
         """Parse a potential and make a relative checkpoint path relative to the spec."""
         spec = PotentialSpec.parse(value)
         if spec.checkpoint and not Path(spec.checkpoint).expanduser().is_absolute():
-            candidate = self.base_dir / spec.checkpoint
+            candidate = self.spec_path(spec.checkpoint)
             if candidate.exists():
                 spec = spec.model_copy(update={"checkpoint": str(candidate.resolve())})
         return spec.model_dump(exclude_defaults=True)
@@ -148,19 +151,14 @@ class FlowSpec(BaseModel):
         every = int(settings.pop("every", 1))
         if not files:
             raise SpecError(f"Spec '{self.name}': label.frames lists no frame files")
-        paths = [
-            Path(f).expanduser() for f in ([files] if isinstance(files, str) else files)
-        ]
         frames = [
             frame
-            for path in paths
-            for frame in read_frames(
-                path if path.is_absolute() else self.base_dir / path, every
-            )
+            for name in ([files] if isinstance(files, str) else files)
+            for frame in read_frames(self.spec_path(name), every)
         ]
         preset = settings.get("preset")
         if isinstance(preset, str) and preset.endswith((".yaml", ".yml")):
-            settings["preset"] = str(self.base_dir / Path(preset).expanduser())
+            settings["preset"] = str(self.spec_path(preset))
         try:
             flow = LabelingMaker(name=self.name, **settings).make(frames)
         except (TypeError, ValueError) as exc:
