@@ -234,13 +234,13 @@ def timed(run: Runner, steps: int) -> tuple[float, float, np.ndarray]:
 
 
 def bench_potential(potential: str, args: argparse.Namespace) -> dict[str, Any]:
-    from sse_flows.potentials import load_potential, registry
+    from sse_flows.potentials import PotentialSpec, load_potential, registry
 
     steps = args.steps or DEFAULT_STEPS.get(potential, ML_STEPS)
     repeats = args.repeats or DEFAULT_REPEATS.get(potential, ML_REPEATS)
     structure = build_structure(potential, args)
     t0 = time.perf_counter()
-    calculator = load_potential(potential).calculator
+    calculator = load_potential(PotentialSpec.parse(potential)).calculator
     load_s = time.perf_counter() - t0
     runners = make_runners(potential, structure, calculator, args)
     label = f"{potential}: {structure.composition.reduced_formula} {len(structure)} atoms"

@@ -16,8 +16,18 @@ PY
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
+# pip's own chatter (the build backend's editable-install banner, index notes) goes to
+# a log; it is shown only when an install fails.
+log=.venv/pip-install.log
+pip_install() {
+    if ! .venv/bin/python -m pip install --quiet "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "error: pip install $* failed (log: $log)" >&2
+        exit 1
+    fi
+}
+pip_install --upgrade pip
+pip_install -c constraints.txt -e ".[${extras}]"
 if .venv/bin/python -m pip show torchvision >/dev/null 2>&1 && \
    ! .venv/bin/python -c "import torchvision" >/dev/null 2>&1; then
     echo "removing a torchvision/torchaudio that cannot import beside CPU torch" >&2

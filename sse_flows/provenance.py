@@ -88,6 +88,11 @@ class PotentialProvenance(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Other options passed to the model (e.g. modal)."
     )
+    energy_reference: str | None = Field(
+        None,
+        description="Label scheme of the model's training energies (mp2020-corrected, "
+        "raw-pbe, ...): decides whether MP2020 corrections apply to its energies.",
+    )
 
 
 class RunProvenance(BaseModel):

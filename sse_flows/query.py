@@ -25,33 +25,21 @@ Columns of :func:`results_frame` (units in the names, see :data:`FRAME_COLUMNS`)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pymatgen.core import Composition
 
-from sse_flows.errors import SSEFlowsError
+from sse_flows.documents import DOCUMENTS, document_class
+from sse_flows.errors import SSEFlowsError, UnknownPotentialError
+from sse_flows.potentials import PotentialSpec
 from sse_flows.settings import SSEFlowsSettings, get_settings
 from sse_flows.stores import get_job_store, get_runs_store
 
 if TYPE_CHECKING:
     import pandas as pd
     from jobflow import JobStore
-
-#: task types a job output can carry
-TASK_TYPES = (
-    "static",
-    "relax",
-    "md",
-    "diffusion",
-    "conductivity",
-    "ordering",
-    "stability",
-    "elastic",
-    "eos",
-)
 
 #: property names accepted by ``--property`` and the task type holding them
 PROPERTIES: dict[str, str] = {
@@ -99,7 +87,8 @@ FRAME_COLUMNS: dict[str, str] = {
 }
 
 _KEYS = ("formula", "chemsys", "potential", "checkpoint")
-_BOLTZMANN_EV = 8.617333262e-5
+#: task types joined into one row of :func:`results_frame`
+JOINED = ("conductivity", "stability", "elastic", "ordering")
 
 
 def formula_key(formula: str) -> str:
@@ -140,17 +129,25 @@ def _naive(value: datetime | None) -> datetime | None:
 def task_types_for(prop: str) -> list[str]:
     """Return the task types a ``--property`` value selects (a task type or a property)."""
     key = prop.strip().lower()
-    if key in TASK_TYPES:
+    if key in DOCUMENTS:
         return [key]
     if key in PROPERTIES:
         return [PROPERTIES[key]]
-    known = ", ".join([*TASK_TYPES, *sorted(PROPERTIES)])
+    known = ", ".join([*sorted(DOCUMENTS), *sorted(PROPERTIES)])
     raise SSEFlowsError(f"unknown property or task type '{prop}'. Known: {known}")
 
 
-def _potential_criteria(potential: str) -> dict[str, Any]:
-    name, _, checkpoint = potential.partition(":")
-    criteria: dict[str, Any] = {"output.potential.name": name.strip()}
+def _potential_criteria(potential: PotentialSpec | str) -> dict[str, Any]:
+    """Match a potential; a name no family here knows (a plug-in elsewhere) as written."""
+    name, checkpoint = None, None
+    if isinstance(potential, str):
+        try:
+            potential = PotentialSpec.parse(potential)
+        except UnknownPotentialError:
+            name, _, checkpoint = str(potential).partition(":")
+    if isinstance(potential, PotentialSpec):
+        name, checkpoint = potential.name, potential.checkpoint
+    criteria: dict[str, Any] = {"output.potential.name": str(name).strip()}
     if checkpoint:
         criteria["output.potential.checkpoint"] = checkpoint.strip()
     return criteria
@@ -173,7 +170,7 @@ def _flow_job_uuids(flow: str, settings: SSEFlowsSettings) -> set[str]:
 def query_outputs(
     formula: str | None = None,
     chemsys: str | None = None,
-    potential: str | None = None,
+    potential: PotentialSpec | str | None = None,
     task_type: str | Iterable[str] | None = None,
     prop: str | None = None,
     flow: str | None = None,
@@ -278,60 +275,10 @@ def _key(output: dict[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
-def _planar_fit(points: list[dict[str, Any]], plane: str) -> float | None:
-    """Fit ln D_plane = ln D0 - Ea/(kT) over diffusive points; return Ea in eV."""
-    pairs = [
-        (float(p["temperature"]), float(p["D_planes"][plane]))
-        for p in points
-        if p.get("diffusive") and (p.get("D_planes") or {}).get(plane, 0) > 0
-    ]
-    if len(pairs) < 2:
-        return None
-    xs = [1.0 / (_BOLTZMANN_EV * t) for t, _ in pairs]
-    ys = [math.log(d) for _, d in pairs]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    return -slope
-
-
-def conductivity_values(output: dict[str, Any]) -> dict[str, Any]:
-    """Return the frame's conductivity columns (unsuffixed) from a conductivity output."""
-    arrhenius = output.get("arrhenius") or {}
-    points = sorted(output.get("points") or [], key=lambda p: float(p["temperature"]))
-    hottest = points[-1] if points else {}
-    planes = hottest.get("D_planes") or {}
-    return {
-        "sigma_300K_mS_cm": output.get("sigma_300K"),
-        "Ea_eV": output.get("Ea_eV"),
-        "D_300K_cm2_s": arrhenius.get("D_300K"),
-        "D_ab_cm2_s": planes.get("ab"),
-        "D_ac_cm2_s": planes.get("ac"),
-        "D_planes_T_K": hottest.get("temperature"),
-        "Ea_ab_eV": _planar_fit(points, "ab"),
-        "Ea_ac_eV": _planar_fit(points, "ac"),
-    }
-
-
-def _stability_values(output: dict[str, Any]) -> dict[str, Any]:
-    window = output.get("window_V") or [None, None]
-    return {
-        "e_form_eV_atom": output.get("e_form_eV_atom"),
-        "e_hull_eV_atom": output.get("e_hull_eV_atom"),
-        "window_low_V": window[0],
-        "window_high_V": window[1],
-    }
-
-
-def _ordering_values(output: dict[str, Any]) -> dict[str, Any]:
-    candidates = output.get("candidates") or []
-    best = candidates[0] if candidates else {}
-    per_atom = best.get("relaxed_energy_eV_atom")
-    nsites = (output.get("summary") or {}).get("nsites")
-    energy = per_atom * nsites if per_atom is not None and nsites else None
-    return {"ordering_energy_eV": energy, "ordering_nsites": nsites}
+def query_columns(output: dict[str, Any]) -> dict[str, Any]:
+    """Return the flat values a stored output contributes (its class says which)."""
+    cls = document_class(output.get("task_type"))
+    return cls.query_columns(output) if cls is not None else {}
 
 
 def join_results(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -340,16 +287,17 @@ def join_results(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for doc in docs:
         output = doc.get("output") or {}
         kind = output.get("task_type")
-        if kind not in ("conductivity", "stability", "elastic", "ordering"):
+        if kind not in JOINED:
             continue
         key = _key(output)
         row = rows.setdefault(key, dict(zip(_KEYS, key, strict=True)))
         sha = (output.get("potential") or {}).get("checkpoint_sha256")
         row.setdefault("checkpoint_sha256", sha)
         uuid_col = f"{kind}_uuid"
+        values = query_columns(output)
         if kind == "conductivity":
             species = "_".join(output.get("species") or []) or "unknown"
-            values = conductivity_values(output)
+            values.pop("species", None)
             suffixed = {f"{k}_{species}": v for k, v in values.items()}
             if f"conductivity_uuid_{species}" in row:
                 continue  # a newer document for this species set was taken
@@ -363,13 +311,7 @@ def join_results(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         if uuid_col in row:
             continue
-        if kind == "stability":
-            row.update(_stability_values(output))
-        elif kind == "elastic":
-            row.update({"K_VRH_GPa": output.get("K_VRH_GPa")})
-            row.update({"G_VRH_GPa": output.get("G_VRH_GPa")})
-        else:
-            row.update(_ordering_values(output))
+        row.update({k: v for k, v in values.items() if k in FRAME_COLUMNS})
         row[uuid_col] = doc.get("uuid")
     for row in rows.values():
         row.pop("_main_species", None)
@@ -398,7 +340,7 @@ def results_frame(
         formula=formula,
         chemsys=chemsys,
         potential=potential,
-        task_type=["conductivity", "stability", "elastic", "ordering"],
+        task_type=list(JOINED),
         flow=flow,
         since=since,
         until=until,
@@ -420,27 +362,6 @@ def results_frame(
     )
 
 
-#: per task type, the output fields ``sse-flows query`` shows and their column labels
-SHOWN: dict[str, list[tuple[str, str]]] = {
-    "conductivity": [
-        ("sigma_300K", "sigma_300K_mS_cm"),
-        ("Ea_eV", "Ea_eV"),
-        ("species", "species"),
-    ],
-    "stability": [
-        ("e_form_eV_atom", "e_form_eV_atom"),
-        ("e_hull_eV_atom", "e_hull_eV_atom"),
-    ],
-    "elastic": [("K_VRH_GPa", "K_VRH_GPa"), ("G_VRH_GPa", "G_VRH_GPa")],
-    "eos": [("B0_GPa", "B0_GPa"), ("V0_A3_per_atom", "V0_A3_per_atom")],
-    "static": [("energy_per_atom", "energy_eV_atom")],
-    "relax": [("energy_per_atom", "energy_eV_atom"), ("converged", "converged")],
-    "md": [("simulated_time_ps", "time_ps")],
-    "diffusion": [("temperature", "T_K")],
-    "ordering": [("n_distinct", "n_distinct"), ("ranked_by", "ranked_by")],
-}
-
-
 def flat_records(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return one flat record per document: keys, potential and the main values."""
     records = []
@@ -457,8 +378,9 @@ def flat_records(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "potential": potential,
             "checkpoint": checkpoint,
         }
-        for field, label in SHOWN.get(str(output.get("task_type")), []):
-            value = output.get(field)
-            record[label] = "+".join(value) if isinstance(value, list) else value
+        cls = document_class(output.get("task_type"))
+        if cls is not None:
+            values = cls.query_columns(output)
+            record.update({c: values.get(c) for c in cls.shown_columns})
         records.append(record)
     return records

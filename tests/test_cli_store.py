@@ -188,10 +188,12 @@ def test_bad_settings_are_explained(isolated_settings: Path, tmp_path: Path):
 
 
 def test_spec_potential_per_maker_and_relative_checkpoint(tmp_path: Path):
-    from sse_flows.potentials import load_potential
+    from sse_flows.potentials import PotentialSpec, load_potential
     from sse_flows.spec import FlowSpec
 
-    weights = Path(load_potential("sevennet").provenance.checkpoint_path)
+    weights = Path(
+        load_potential(PotentialSpec.parse("sevennet")).provenance.checkpoint_path
+    )
     (tmp_path / "my7net.pth").write_bytes(weights.read_bytes())
     spec = tmp_path / "spec.yaml"
     spec.write_text(
@@ -200,9 +202,8 @@ def test_spec_potential_per_maker_and_relative_checkpoint(tmp_path: Path):
     )
     flow = FlowSpec.from_file(spec).build()
     relax, md = flow.jobs
-    assert relax.maker.potential == {"name": "chgnet"}
+    assert relax.maker.potential == PotentialSpec(name="chgnet")
     assert relax.function_kwargs.get("potential") is None
-    assert md.maker.potential == {
-        "name": "sevennet",
-        "checkpoint": str((tmp_path / "my7net.pth").resolve()),
-    }
+    assert md.maker.potential == PotentialSpec(
+        name="sevennet", checkpoint=str((tmp_path / "my7net.pth").resolve())
+    )

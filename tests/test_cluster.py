@@ -36,10 +36,10 @@ from sse_flows.errors import SSEFlowsError
 from sse_flows.makers import MDMaker, RelaxMaker, StaticMaker
 from sse_flows.makers.ordering import (
     EnumerateOrderingsMaker,
+    RankOrderingsMaker,
     RelaxCandidateMaker,
-    rank_relaxed,
 )
-from sse_flows.makers.transport import analyze_md
+from sse_flows.makers.transport import DiffusionMaker
 from sse_flows.settings import get_settings
 from sse_flows.stores import get_job_store
 
@@ -59,8 +59,9 @@ def test_roles_follow_the_makers():
     relax = RelaxMaker(potential="emt").make(cu)
     enum = EnumerateOrderingsMaker(supercell=[1, 1, 1]).make(cu)
     candidate = RelaxCandidateMaker().make(enum.output, 0)
-    ranked = rank_relaxed(enum.output, [candidate.output])
-    analysis = analyze_md(relax.output)
+    ranked = RankOrderingsMaker().make(enum.output, [candidate.output])
+    md = MDMaker(potential="emt").make(relax.output.structure)
+    analysis = DiffusionMaker().make(md.output.trajectory.path, md.output.structure, 600.0)
     assert job_role(relax) == JobRole.POTENTIAL
     assert job_role(enum) == JobRole.CPU
     assert job_role(candidate) == JobRole.POTENTIAL
@@ -83,7 +84,7 @@ def test_mace_goes_to_its_own_worker_and_roles_fall_back():
     cu = _cu()
     mace = StaticMaker(potential="mace").make(cu)
     chgnet = StaticMaker(potential="chgnet").make(cu)
-    ranked = rank_relaxed({}, [])
+    ranked = RankOrderingsMaker().make({}, [])
     chosen = route_flow(Flow([mace, chgnet, ranked]), ["gpu", "cpu", "mace"])
     assert chosen[mace.uuid] == "mace"
     assert chosen[chgnet.uuid] == "gpu"
@@ -117,7 +118,9 @@ def test_project_has_workers_resources_and_stores(tmp_path):
         name="site",
         gpu=SlurmWorkerPlan(partition="a100", gpus=2, cpus_per_task=8, modules=["cuda/12"]),
         cpu=SlurmWorkerPlan(partition="standard", time="12:00:00", account="proj42"),
-        mace=SlurmWorkerPlan(partition="a100", gpus=1, venv=tmp_path / "mace-env"),
+        env_workers={
+            "mace": SlurmWorkerPlan(partition="a100", gpus=1, venv=tmp_path / "mace-env")
+        },
         dft_ranks=64,
         venv=tmp_path / "env",
     )

@@ -9,14 +9,22 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from sse_flows.errors import SpecError
-from sse_flows.flows.conductivity import ConductivityMaker, preset_names
-from sse_flows.runner import get_output, run_flow
+from sse_flows.flows.conductivity import ConductivityMaker
+from sse_flows.potentials import PotentialSpec
+from sse_flows.presets import preset_names
+from sse_flows.records import get_output
+from sse_flows.runner import run_flow
 from sse_flows.structures.supercell import choose_supercell, perpendicular_widths
 from tests.conftest import SSE_FLOWS, cli_env
 
 
 def test_presets_carry_the_papers_protocols():
-    assert set(preset_names()) >= {"paper000", "paper001", "paper002", "quick"}
+    assert set(preset_names("conductivity")) >= {
+        "paper000",
+        "paper001",
+        "paper002",
+        "quick",
+    }
     p000 = ConductivityMaker.from_preset("paper000")
     assert p000.supercell == [3, 3, 3]
     assert p000.nvt_maker.thermostat == "berendsen" and p000.nvt_maker.taut_fs == 200
@@ -156,7 +164,7 @@ def test_spec_file_builds_the_conductivity_flow():
     nvt = flow.jobs[0]
     assert nvt.maker.production_steps == 1500 and nvt.maker.thermostat == "berendsen"
     assert len(nvt.function_args[0]) == 24  # the quick preset's supercell of Li2S
-    assert nvt.function_kwargs["potential"] == {"name": "chgnet"}
+    assert nvt.function_kwargs["potential"] == PotentialSpec(name="chgnet")
 
 
 def test_mixed_li_na_gets_per_species_results(tmp_path: Path):
@@ -167,7 +175,7 @@ def test_mixed_li_na_gets_per_species_results(tmp_path: Path):
     from maggma.stores import MemoryStore
 
     from sse_flows.analysis.synthetic import random_walk
-    from sse_flows.makers.transport import analyze_md
+    from sse_flows.makers.transport import DiffusionMaker
 
     li = random_walk(2e-5, n_mobile=48, n_framework=32, n_frames=600, seed=1, mobile="Li")
     na = random_walk(5e-6, n_mobile=48, n_framework=0, n_frames=600, seed=2, mobile="Na")
@@ -186,15 +194,12 @@ def test_mixed_li_na_gets_per_species_results(tmp_path: Path):
         positions[0],
         coords_are_cartesian=True,
     )
-    md_output = {
-        "trajectory": {"path": str(path), "sha256": "not-checked"},
-        "protocol": {"temperature": 600.0},
-        "structure": structure.as_dict(),
-        "potential": {"name": "test", "package": "none", "device": "cpu"},
-    }
+    potential = {"name": "test", "package": "none", "device": "cpu"}
     store = JobStore(MemoryStore())
     store.connect()
-    job = analyze_md(md_output, ["Li", "Na"], write_density=True)
+    job = DiffusionMaker(species=["Li", "Na"], write_density=True).make(
+        str(path), structure.as_dict(), 600.0, potential=potential
+    )
     out = job.run(store).output
     assert set(out.per_species) == {"Li", "Na"}
     assert out.per_species["Li"].D == pytest.approx(2e-5, rel=0.2)

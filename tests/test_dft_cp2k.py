@@ -21,17 +21,19 @@ from ase.units import GPa
 from pymatgen.core import Lattice, Structure
 
 from sse_flows.cluster.routing import JobRole, job_role
+from sse_flows.constants import HARTREE_PER_BOHR_IN_EV_PER_A
 from sse_flows.dft.backends import get_backend
-from sse_flows.dft.cp2k import Cp2kNotAvailableError, parse_output, scf_steps
-from sse_flows.dft.documents import HARTREE_PER_BOHR_IN_EV_PER_A, LabeledFrame
+from sse_flows.dft.cp2k import Cp2kNotAvailableError
+from sse_flows.dft.cp2k_output import parse_output, scf_steps
+from sse_flows.dft.labels import LabeledFrame
 from sse_flows.dft.presets import DftPresetError, available_presets, load_dft_preset
 from sse_flows.dft.validation import frame_problem
 from sse_flows.errors import DisorderedStructureError
+from sse_flows.flows import LabelingMaker
 from sse_flows.makers.labeling import (
     LabelBatchMaker,
-    LabelingMaker,
     LabelingThresholdError,
-    collect_dataset,
+    build_dataset,
 )
 from sse_flows.runner import run_flow
 from sse_flows.stores import get_job_store
@@ -271,7 +273,7 @@ def test_cp2k_labels_frames_through_the_flow_and_exports_them(tmp_path):
 
     # the same frames against a stricter threshold: the dataset job refuses, loses nothing
     with pytest.raises(LabelingThresholdError, match="Only 2 of 3 frames"):
-        collect_dataset.original(batches, "strict", 0.9)
+        build_dataset(batches, "strict", 0.9)
     kept = json.loads(Path(dataset["files"]["frames_json"]).read_text())
     assert [f["status"] for f in kept] == ["success", "success", "failed"]
 

@@ -26,7 +26,8 @@ from pymatgen.io.vasp import Incar, Kpoints, Poscar
 from sse_flows.dft import vasp
 from sse_flows.dft.backends import get_backend
 from sse_flows.dft.presets import DftPresetError, load_dft_preset
-from sse_flows.makers.labeling import LabelingMaker, LabelingThresholdError, collect_dataset
+from sse_flows.flows import LabelingMaker
+from sse_flows.makers.labeling import LabelingThresholdError, build_dataset
 from sse_flows.runner import run_flow
 from sse_flows.stores import get_job_store
 from tests.fake_vasp import labels
@@ -306,7 +307,7 @@ def test_vasp_flow_custodian_fixes_one_scf_gives_up_on_another_and_catches_a_cra
     assert systems.get_nframes() == 2
 
     with pytest.raises(LabelingThresholdError, match="Only 2 of 4 frames"):
-        collect_dataset.original(batches, "strict", 0.75)
+        build_dataset(batches, "strict", 0.75)
 
 
 def test_label_command_runs_a_vasp_preset_and_refuses_without_vasp(

@@ -5,10 +5,10 @@ from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 from pymatgen.core import Structure
 
+from sse_flows.calc.relax import RelaxationNotConvergedError
+from sse_flows.documents import RelaxOutput
 from sse_flows.makers import RelaxMaker, StaticMaker
-from sse_flows.makers.relax import RelaxationNotConvergedError
-from sse_flows.potentials import load_potential
-from sse_flows.schemas import RelaxOutput
+from sse_flows.potentials import PotentialSpec, load_potential
 from sse_flows.structures import to_atoms
 
 
@@ -24,7 +24,7 @@ def test_static_matches_the_calculator(li2s: Structure):
     strained.perturb(0.05, min_distance=0.02)
     out, doc = _run(StaticMaker(potential="chgnet").make(strained))
     atoms = to_atoms(strained)
-    atoms.calc = load_potential("chgnet").calculator
+    atoms.calc = load_potential(PotentialSpec.parse("chgnet")).calculator
     assert out.energy == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
     np.testing.assert_allclose(out.forces, atoms.get_forces(), atol=1e-6)
     np.testing.assert_allclose(

@@ -12,17 +12,12 @@ from maggma.stores import MemoryStore
 from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
+from sse_flows.calc.elastic import ElasticFitError, check_born_stability, elastic_strains
+from sse_flows.calc.eos import EOSFitError
+from sse_flows.documents import ElasticOutput, EOSOutput
 from sse_flows.errors import DisorderedStructureError
-from sse_flows.makers.mechanics import (
-    ElasticFitError,
-    ElasticMaker,
-    EOSFitError,
-    EOSMaker,
-    check_born_stability,
-    elastic_strains,
-)
-from sse_flows.mechanics_schemas import ElasticOutput, EOSOutput
-from sse_flows.potentials import load_potential
+from sse_flows.makers import ElasticMaker, EOSMaker
+from sse_flows.potentials import PotentialSpec, load_potential
 from sse_flows.stores import get_job_store
 from sse_flows.structures import to_atoms
 from sse_flows.structures.prototypes import load_prototype
@@ -55,7 +50,7 @@ def _finite_difference_cubic(structure: Structure, delta: float = 1e-3) -> dict:
     these are the elastic constants of the cubic axes. fcc Cu with one atom per
     primitive cell has no internal relaxation.
     """
-    calc = load_potential("emt").calculator
+    calc = load_potential(PotentialSpec.parse("emt")).calculator
 
     def stress(deformation: np.ndarray) -> np.ndarray:
         atoms = to_atoms(structure)

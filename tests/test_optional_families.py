@@ -11,7 +11,7 @@ import pytest
 from pymatgen.core import Structure
 
 from sse_flows.errors import UnsupportedElementError
-from sse_flows.potentials import load_potential
+from sse_flows.potentials import PotentialSpec, load_potential
 from sse_flows.structures import to_atoms
 
 
@@ -29,14 +29,14 @@ def test_m3gnet_from_a_local_model_directory(isolated_settings: Path, li2s: Stru
     target = isolated_settings / "weights" / "m3gnet" / "M3GNet-MP-2021.2.8-PES"
     target.mkdir(parents=True)
     Potential(model=M3GNet(element_types=("Li", "S"), is_intensive=False)).save(str(target))
-    loaded = load_potential("m3gnet", elements=["Li", "S"])
+    loaded = load_potential(PotentialSpec.parse("m3gnet"), elements=["Li", "S"])
     assert loaded.elements == {"Li", "S"}
     assert loaded.provenance.checkpoint_path == str(target)
     energy, stress = _energy_and_stress(loaded, li2s)
     assert np.isfinite(energy)
     assert np.abs(stress).max() < 0.1  # eV/A^3, not GPa
     with pytest.raises(UnsupportedElementError, match="Cl"):
-        load_potential("m3gnet", elements=["Li", "Cl"])
+        load_potential(PotentialSpec.parse("m3gnet"), elements=["Li", "Cl"])
 
 
 def test_orb_from_a_local_checkpoint(isolated_settings: Path, li2s: Structure):
@@ -52,7 +52,7 @@ def test_orb_from_a_local_checkpoint(isolated_settings: Path, li2s: Structure):
     folder.mkdir(parents=True)
     torch.save(model.state_dict(), folder / "orb-v3-conservative-inf-mpa-test.ckpt")
     dtype = torch.get_default_dtype()
-    loaded = load_potential("orb", elements=["Li", "S"])
+    loaded = load_potential(PotentialSpec.parse("orb"), elements=["Li", "S"])
     assert torch.get_default_dtype() == dtype  # ORB's global dtype change is undone
     assert loaded.provenance.checkpoint == "orb-v3-conservative-inf-mpa"
     energy, _ = _energy_and_stress(loaded, li2s)

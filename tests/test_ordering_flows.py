@@ -10,9 +10,10 @@ import pytest
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
 
+from sse_flows.documents import OrderingDocument
+from sse_flows.flows import OrderingMaker
 from sse_flows.flows.series import OrderingSeriesMaker
-from sse_flows.makers.ordering import EnumerateOrderingsMaker, OrderingMaker
-from sse_flows.ordering.documents import OrderingDocument
+from sse_flows.makers.ordering import EnumerateOrderingsMaker
 from sse_flows.stores import get_job_store
 from tests.conftest import SSE_FLOWS, cli_env
 

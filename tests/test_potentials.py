@@ -50,7 +50,7 @@ def test_availability_reports_shipped_weights():
     ("name", "checkpoint"), [("chgnet", "0.3.0"), ("sevennet", "7net-0")]
 )
 def test_provenance_identifies_the_weights(name, checkpoint, li2s: Structure):
-    loaded = load_potential(name, elements=["Li", "S"])
+    loaded = load_potential(PotentialSpec.parse(name), elements=["Li", "S"])
     prov = loaded.provenance
     assert prov.checkpoint == checkpoint
     digest = hashlib.sha256(Path(prov.checkpoint_path).read_bytes()).hexdigest()
@@ -68,19 +68,21 @@ def test_provenance_identifies_the_weights(name, checkpoint, li2s: Structure):
 
 def test_unsupported_elements_are_named():
     with pytest.raises(UnsupportedElementError, match="Am"):
-        load_potential("chgnet", elements=["Li", "Am"])
+        load_potential(PotentialSpec.parse("chgnet"), elements=["Li", "Am"])
     with pytest.raises(UnsupportedElementError, match="Po"):
-        load_potential("sevennet", elements=["Po", "S"])
+        load_potential(PotentialSpec.parse("sevennet"), elements=["Po", "S"])
 
 
 def test_missing_checkpoint_says_where_it_looked(isolated_settings: Path):
     with pytest.raises(CheckpointNotFoundError, match=r"7net-omat.*weights") as info:
-        load_potential("sevennet:7net-omat")
+        load_potential(PotentialSpec.parse("sevennet:7net-omat"))
     assert str(isolated_settings / "weights") in str(info.value)
     with pytest.raises(CheckpointNotFoundError, match=r"not found: .*nowhere\.pth\.tar"):
-        load_potential({"name": "chgnet", "checkpoint": "/tmp/nowhere.pth.tar"})
+        load_potential(
+            PotentialSpec.parse({"name": "chgnet", "checkpoint": "/tmp/nowhere.pth.tar"})
+        )
     with pytest.raises(CheckpointNotFoundError, match="Known checkpoint names"):
-        load_potential("chgnet:9.9.9")
+        load_potential(PotentialSpec.parse("chgnet:9.9.9"))
 
 
 def test_checkpoint_in_weights_dir_is_found(isolated_settings: Path):
@@ -95,38 +97,42 @@ def test_checkpoint_in_weights_dir_is_found(isolated_settings: Path):
 
 
 def test_local_checkpoint_path_loads(tmp_path: Path):
-    shipped = load_potential("chgnet").provenance.checkpoint_path
+    shipped = load_potential(PotentialSpec.parse("chgnet")).provenance.checkpoint_path
     copy = tmp_path / "my_model.pth.tar"
     copy.write_bytes(Path(shipped).read_bytes())
-    loaded = load_potential({"name": "chgnet", "checkpoint": str(copy)})
+    loaded = load_potential(
+        PotentialSpec.parse({"name": "chgnet", "checkpoint": str(copy)})
+    )
     assert loaded.provenance.checkpoint_path == str(copy.resolve())
     assert (
         loaded.provenance.checkpoint_sha256
-        == load_potential("chgnet").provenance.checkpoint_sha256
+        == load_potential(PotentialSpec.parse("chgnet")).provenance.checkpoint_sha256
     )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mace") is not None, reason="mace installed")
 def test_missing_package_names_the_extra():
     with pytest.raises(PotentialNotInstalledError, match=r"sse-flows\[mace\].*e3nn"):
-        load_potential("mace")
+        load_potential(PotentialSpec.parse("mace"))
 
 
 def test_unknown_name_and_unavailable_device():
     with pytest.raises(UnknownPotentialError, match="chgnet"):
-        load_potential("chgnet-ultra")
+        load_potential(PotentialSpec.parse("chgnet-ultra"))
     import torch
 
     if not torch.cuda.is_available():
         with pytest.raises(PotentialError, match="cuda"):
-            load_potential({"name": "chgnet", "device": "cuda"})
+            load_potential(PotentialSpec.parse({"name": "chgnet", "device": "cuda"}))
 
 
 def test_multi_fidelity_checkpoint_needs_its_modal(li2s):
     with pytest.raises(PotentialError, match=r"modal.*R2SCAN.*options: \{modal"):
-        load_potential("sevennet:7net-mf-0")
+        load_potential(PotentialSpec.parse("sevennet:7net-mf-0"))
     loaded = load_potential(
-        {"name": "sevennet", "checkpoint": "7net-mf-0", "options": {"modal": "PBE"}}
+        PotentialSpec.parse(
+            {"name": "sevennet", "checkpoint": "7net-mf-0", "options": {"modal": "PBE"}}
+        )
     )
     assert loaded.provenance.options == {"modal": "PBE"}
     from sse_flows.structures import to_atoms
@@ -165,7 +171,7 @@ def test_stress_is_the_strain_derivative_in_ase_units(name: str, li2s: Structure
 
     atoms = bulk("Cu", cubic=True) if name == "emt" else to_atoms(li2s)
     atoms.set_cell(atoms.cell * 1.03, scale_atoms=True)  # expanded: tensile stress
-    atoms.calc = load_potential(name).calculator
+    atoms.calc = load_potential(PotentialSpec.parse(name)).calculator
     stress_xx = atoms.get_stress()[0]
     energies = []
     for eps in (-0.004, 0.004):

@@ -210,9 +210,9 @@ def test_cli_list_json_show_and_write(isolated_settings: Path, tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def chgnet():
-    from sse_flows.potentials import load_potential
+    from sse_flows.potentials import PotentialSpec, load_potential
 
-    return load_potential("chgnet").calculator
+    return load_potential(PotentialSpec.parse("chgnet")).calculator
 
 
 # CHGNet is trained on PBE, which puts bcc Li ~7-8 % below experiment (a = 3.41 A).

@@ -28,14 +28,17 @@ from typer.testing import CliRunner
 from sse_flows.analysis.arrhenius import ArrheniusResult
 from sse_flows.cli.query import query
 from sse_flows.cli.table import table
+from sse_flows.documents import (
+    ConductivityOutput,
+    StabilityOutput,
+    StructureSummary,
+    TemperaturePoint,
+)
 from sse_flows.errors import SSEFlowsError
 from sse_flows.makers.mechanics import ElasticMaker
-from sse_flows.makers.stability import StabilityOutput
-from sse_flows.makers.transport import ConductivityOutput, TemperaturePoint
 from sse_flows.provenance import PotentialProvenance, RunProvenance
 from sse_flows.query import formula_key, query_outputs, results_frame
 from sse_flows.runner import run_flow
-from sse_flows.schemas import StructureSummary
 from sse_flows.stores import get_job_store
 from sse_flows.tables import (
     NOT_COMPUTED,

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from sse_flows.cli.main import app
 from sse_flows.errors import SSEFlowsError
 from sse_flows.makers import RelaxMaker, StaticMaker
-from sse_flows.runner import get_output, list_runs, load_run, resume_flow, run_flow
+from sse_flows.records import get_output, list_runs, load_run
+from sse_flows.runner import resume_flow, run_flow
 from sse_flows.stores import get_job_store
 
 

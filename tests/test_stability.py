@@ -14,11 +14,9 @@ from pymatgen.analysis.phase_diagram import GrandPotentialPhaseDiagram, PhaseDia
 from pymatgen.core import Composition, Element, Lattice, Structure
 from pymatgen.entries.computed_entries import ComputedEntry
 
-from sse_flows.makers.stability import (
-    StabilityAnalysisMaker,
-    StabilityMaker,
-    StabilityOutput,
-)
+from sse_flows.documents import StabilityOutput
+from sse_flows.flows import StabilityMaker
+from sse_flows.makers.stability import StabilityAnalysisMaker
 from sse_flows.stores import get_job_store
 from sse_flows.structures import load_prototype
 from sse_flows.thermo import (
@@ -27,6 +25,7 @@ from sse_flows.thermo import (
     StabilityError,
     analyze_hull,
     apply_corrections,
+    decide_corrections,
     electrochemical_window,
     make_entry,
 )
@@ -235,6 +234,50 @@ def test_licl_window_with_chgnet_matches_analytic_limits() -> None:
     assert [r.li_uptake for r in out.window.ranges] == pytest.approx([0.0, -1.0], abs=1e-9)
     assert out.window.oxidation_products == ["Cl2"]
     assert out.window.plot and Path(out.window.plot).is_file()
+    # CHGNet learned MP2020-corrected energies: by default nothing is added, so E_f
+    # above equals the uncorrected value, and the document says why
+    corrections = out.corrections
+    assert (corrections.requested, corrections.scheme) == ("auto", "none")
+    assert corrections.energy_reference == "mp2020-corrected"
+    assert "MP2020-corrected" in corrections.reason
+    assert all(e.correction_eV_atom == 0.0 for e in out.entries)
+
+
+def test_raw_pbe_model_gets_the_anion_correction_once() -> None:
+    """SevenNet-0 learned raw MPtrj energies: auto applies the yaml's Cl value to LiCl."""
+    import pymatgen.analysis.compatibility as compat
+
+    cl = yaml.safe_load(
+        (Path(compat.__file__).parent / "MP2020Compatibility.yaml").read_text()
+    )["Corrections"]["CompositionCorrections"]["Cl"]
+    flow = StabilityMaker(potential="sevennet").make(load_prototype("LiCl"))
+    responses = run_locally(flow, store=get_job_store(), ensure_success=True)
+    out = responses[flow.output.uuid][1].output
+    energies = {e.label: e.energy_per_atom_eV for e in out.entries}
+    uncorrected = (2 * energies["LiCl"] - energies["Li"] - energies["Cl2"]) / 2
+    assert out.corrections.energy_reference == "raw-pbe"
+    assert (out.corrections.requested, out.corrections.scheme) == ("auto", "mp2020_anion")
+    assert out.e_form_eV_atom == pytest.approx(uncorrected + cl / 2, abs=1e-9)
+    assert {e.label: e.correction_eV_atom for e in out.entries} == pytest.approx(
+        {"LiCl": cl / 2, "Li": 0.0, "Cl2": 0.0}
+    )
+
+
+def test_the_corrections_decision_and_a_forced_choice() -> None:
+    assert decide_corrections("auto", "mp2020-corrected")[0] == "none"
+    assert decide_corrections("auto", "raw-pbe")[0] == "mp2020_anion"
+    for reference in ("raw-r2scan", "raw-pbe-omat24", "raw-pbe-no-u", "unknown", None):
+        scheme, reason = decide_corrections("auto", reference)
+        assert scheme == "none" and reason.startswith("auto")
+    forced, why = decide_corrections("mp2020_anion", "mp2020-corrected")
+    assert forced == "mp2020_anion" and "counted twice" in why
+    assert decide_corrections("none", "raw-pbe") == ("none", "asked for: no corrections")
+    with pytest.raises(StabilityError, match="Use one of: auto, none, mp2020_anion"):
+        decide_corrections("mp2021", "raw-pbe")
+    entries = [make_entry("LiCl", -7.0, "LiCl", "t"), make_entry("Li", -2.0, "Li", "t")]
+    corrected, record = apply_corrections(entries, "auto", energy_reference="raw-pbe")
+    assert corrected[0].correction == pytest.approx(-0.614)
+    assert record.requested == "auto" and record.scheme == "mp2020_anion"
 
 
 # ----------------------------------------------------------------------- corrections

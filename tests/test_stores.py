@@ -2,7 +2,8 @@ from pathlib import Path
 
 from maggma.stores import GridFSStore, MemoryStore, MongoStore, MontyStore
 
-from sse_flows.runner import get_output, list_runs, run_flow
+from sse_flows.records import get_output, list_runs
+from sse_flows.runner import run_flow
 from sse_flows.settings import get_settings
 from sse_flows.stores import get_job_store
 

@@ -29,11 +29,12 @@ from sse_flows.errors import SpecError, StructureInputError, UnknownPotentialErr
 from sse_flows.flows.paper_tables import (
     MissingStructureError,
     PaperTableMaker,
-    load_preset,
     parse_structure_args,
     run_table_flow,
+    table_preset,
     table_recipe,
 )
+from sse_flows.potentials import PotentialSpec
 from sse_flows.query import results_frame
 from sse_flows.structures import load_prototype
 from sse_flows.tables import NO_WEIGHTS, NOT_COMPUTED, fill_table, load_table
@@ -71,23 +72,23 @@ def test_every_table_has_a_recipe_and_both_presets():
         assert recipe.table == name
         assert {r.formula for r in spec.rows} == set(recipe.structures)
         for preset in ("paper", "small"):
-            settings = load_preset(name, preset)
+            settings = table_preset(name, preset)
             assert all(getattr(settings, p) is not None for p in recipe.compute)
     assert table_recipe("paper000-table3").species == [["Li"], ["Na"]]
     assert table_recipe("paper003-tableS3").hull_rows == ["Li3InCl6", "Li3InBr6", "Li3YBr6"]
     with pytest.raises(SpecError, match="unknown preset 'huge'"):
-        load_preset("paper000-table2", "huge")
+        table_preset("paper000-table2", "huge")
     with pytest.raises(SpecError, match="no flow recipe for table 'paper009-table1'"):
         table_recipe("paper009-table1")
 
 
 def test_paper_presets_carry_the_papers_settings():
-    p000 = load_preset("paper000-table2", "paper")
+    p000 = table_preset("paper000-table2", "paper")
     assert p000.stability and p000.stability.relax.fmax == 0.05  # paper 000 L46
-    assert p000.stability.corrections == "mp2020_anion"
+    assert p000.stability.corrections == "auto"  # MP2020 anion only where missing
     assert p000.conductivity and p000.conductivity.base == "paper000"
     assert p000.ordering and (p000.ordering.keep, p000.ordering.top) == (200, 5)
-    p003 = load_preset("paper003-tableS3", "paper")
+    p003 = table_preset("paper003-tableS3", "paper")
     assert p003.ordering and p003.ordering.supercell == [1, 2, 2]  # paper 001 L121
     assert (p003.ordering.keep, p003.ordering.screen) == (2000, "always")
     assert p003.stability and not p003.stability.use_prototypes  # vertex hull, L128
@@ -124,8 +125,8 @@ def test_table2_flow_has_the_jobs_of_each_preset():
     assert elastic.shear_strains == [-0.02, -0.01, 0.01, 0.02]
     assert elastic.relax_maker.fmax == 0.002 and elastic.ion_relax_maker.fmax == 0.005
     analysis = _maker(paper["stability analysis"])
-    assert analysis.corrections == "mp2020_anion"
-    assert _maker(paper["relax phase target"]).potential == "chgnet"
+    assert analysis.corrections == "auto"
+    assert _maker(paper["relax phase target"]).potential == PotentialSpec(name="chgnet")
 
 
 # ------------------------------------------------------------------ structures

@@ -20,10 +20,8 @@ from scipy import stats
 
 from sse_flows.analysis.data import MDData, TrajectoryInputError, framework_drift
 from sse_flows.analysis.msd import group_msd, msd_fft
+from sse_flows.constants import A2_PER_FS_TO_CM2_PER_S, ELEMENTARY_CHARGE, KB_J
 
-A2_PER_FS_TO_CM2_PER_S = 1e-16 / 1e-15  # (1e-8 cm)^2 / 1e-15 s = 0.1
-ELEMENTARY_CHARGE = 1.602176634e-19
-BOLTZMANN_J = 1.380649e-23
 DIRECTIONS = ("x", "y", "z")
 # Lag window of the D fit, as fractions of the run. Long lags are averaged over few
 # origins: on random walks (200 ions x 2,000 frames) the scatter of D was 0.47e-6 for
@@ -48,6 +46,10 @@ class DiffusionResult(BaseModel):
     D_xyz: dict[str, float] = Field(description="D along x, y, z in cm^2/s.")
     D_planes: dict[str, float] = Field(
         description="In-plane D for the lattice planes ab, ac, bc in cm^2/s."
+    )
+    D_planes_std: dict[str, float] = Field(
+        default_factory=dict,
+        description="Standard errors of the in-plane D (same groups as D_std), cm^2/s.",
     )
     error_method: str = Field(description="How the CI was obtained.")
     n_groups: int = Field(description="Independent groups (or time blocks) in the CI.")
@@ -107,7 +109,7 @@ def nernst_einstein(
     """Conductivity in mS/cm from D (cm^2/s): sigma = n q^2 D / (k_B T)."""
     n = n_ions / (volume_a3 * 1e-30)
     q = charge * ELEMENTARY_CHARGE
-    sigma_s_per_m = n * q**2 * (D_cm2_s * 1e-4) / (BOLTZMANN_J * temperature)
+    sigma_s_per_m = n * q**2 * (D_cm2_s * 1e-4) / (KB_J * temperature)
     return sigma_s_per_m * 10.0  # S/m -> mS/cm
 
 
@@ -208,6 +210,17 @@ def analyze_diffusion(
         * A2_PER_FS_TO_CM2_PER_S
         for i, plane in enumerate(PLANES)
     }
+    d_planes_std = {
+        plane: float(
+            (
+                _slope(time_fs, per_group_total - per_group[:, :, 3 + i], window)
+                / 4.0
+                * A2_PER_FS_TO_CM2_PER_S
+            ).std(ddof=1)
+            / np.sqrt(groups_n)
+        )
+        for i, plane in enumerate(PLANES)
+    }
 
     volume = data.volume()
     sigma = sigma_ci = None
@@ -264,6 +277,7 @@ def analyze_diffusion(
         D_ci95=ci,
         D_xyz=d_xyz,
         D_planes=d_planes,
+        D_planes_std=d_planes_std,
         error_method=method,
         n_groups=groups_n,
         sigma=sigma,

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from ase import units
 from matplotlib.figure import Figure
 
-KB_EV = float(units.kB)
+from sse_flows.constants import KB_EV
+
 A2_PER_PS_PER_CM2_PER_S = 1e4  # 1 cm^2/s = 1e16 A^2 / 1e12 ps
 _DPI = 150
 _T_TICKS = (200, 250, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000)  # K, top axis

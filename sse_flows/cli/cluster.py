@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sse_flows.cluster.project import ClusterPlan
+from sse_flows.cli.app import app, fail
+from sse_flows.cluster.project import ClusterPlan, SlurmWorkerPlan
 from sse_flows.errors import SSEFlowsError
 
 if TYPE_CHECKING:
@@ -22,9 +23,27 @@ cluster_app = typer.Typer(
 )
 
 
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+def _env_workers(items: list[str], template: SlurmWorkerPlan) -> dict[str, SlurmWorkerPlan]:
+    """``NAME=VENV`` items -> workers like the GPU one in the named environments."""
+    from sse_flows.potentials import families
+
+    known = sorted({f.environment.name for f in families().values() if f.environment})
+    workers = {}
+    for item in items:
+        name, sep, venv = item.partition("=")
+        if not sep or not venv.strip():
+            raise SSEFlowsError(
+                f"--env-venv takes NAME=PATH (e.g. mace=~/envs/mace), not '{item}'"
+            )
+        if name.strip() not in known:
+            raise SSEFlowsError(
+                f"no model family needs an environment named '{name}'; "
+                f"known: {', '.join(known)}"
+            )
+        workers[name.strip()] = template.model_copy(
+            update={"venv": Path(venv).expanduser()}
+        )
+    return workers
 
 
 @cluster_app.command("init")
@@ -50,8 +69,13 @@ def init(
     venv: Annotated[
         Path | None, typer.Option(help="Environment with sse-flows (default: this one).")
     ] = None,
-    mace_venv: Annotated[
-        Path | None, typer.Option(help="Environment with MACE: adds a 'mace' worker.")
+    env_venv: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env-venv",
+            help="NAME=PATH: a model family's own environment (e.g. mace=~/envs/mace) "
+            "adds a worker NAME like the GPU one (repeatable).",
+        ),
     ] = None,
     no_local: Annotated[
         bool, typer.Option("--no-local", help="No shell worker: analysis on SLURM too.")
@@ -68,37 +92,27 @@ def init(
         bool, typer.Option("--force", help="Replace an existing file.")
     ] = False,
 ) -> None:
-    """Write a jobflow-remote project: GPU, CPU (+MACE) SLURM workers and the stores."""
-    from sse_flows.cluster.project import SlurmWorkerPlan, write_project
+    """Write a jobflow-remote project: GPU, CPU (+ model environments) workers, stores."""
+    from sse_flows.cluster.project import write_project
 
     modules = list(module or [])
     try:
         if queue not in ("memory", "mongodb"):
             raise SSEFlowsError("--queue must be 'memory' or 'mongodb'")
         common = {"account": account, "modules": modules}
+        gpu = SlurmWorkerPlan(
+            partition=gpu_partition,
+            time=gpu_time,
+            gpus=gpus,
+            cpus_per_task=gpu_cpus,
+            **common,
+        )
         plan = ClusterPlan(
             name=name,
             queue=queue,
-            gpu=SlurmWorkerPlan(
-                partition=gpu_partition,
-                time=gpu_time,
-                gpus=gpus,
-                cpus_per_task=gpu_cpus,
-                **common,
-            ),
+            gpu=gpu,
             cpu=SlurmWorkerPlan(partition=cpu_partition, time=cpu_time, **common),
-            mace=(
-                SlurmWorkerPlan(
-                    partition=gpu_partition,
-                    time=gpu_time,
-                    gpus=gpus,
-                    cpus_per_task=gpu_cpus,
-                    venv=mace_venv,
-                    **common,
-                )
-                if mace_venv
-                else None
-            ),
+            env_workers=_env_workers(env_venv or [], gpu),
             dft_ranks=dft_ranks,
             local_worker=not no_local,
             poll_seconds=poll,
@@ -111,13 +125,12 @@ def init(
             raise SSEFlowsError("--manager must be 'jobflow-remote' or 'fireworks'")
         path = write_project(plan, folder, overwrite=force)
     except SSEFlowsError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     typer.echo(f"wrote jobflow-remote project '{name}' to {path}")
     typer.echo(
         "workers: gpu (potential MD, relaxation, elastic, training), cpu (DFT with "
         f"{dft_ranks} MPI ranks, enumeration, trajectory analysis)"
-        + (", mace" if mace_venv else "")
+        + "".join(f", {w}" for w in plan.env_workers)
         + ("" if no_local else ", local (analysis)")
     )
     if queue == "memory":
@@ -149,6 +162,7 @@ def _write_fireworks(plan: ClusterPlan, folder: Path, force: bool) -> None:
     )
 
 
+@app.command()
 def submit(
     spec: Annotated[Path, typer.Argument(help="Flow specification YAML file.")],
     project: Annotated[
@@ -169,8 +183,6 @@ def submit(
     ] = None,
 ) -> None:
     """Submit the flow a spec describes to SLURM through jobflow-remote."""
-    import yaml
-
     from sse_flows.cluster.routing import describe_routes
     from sse_flows.cluster.submit import submit as submit_flow
     from sse_flows.spec import FlowSpec
@@ -178,8 +190,7 @@ def submit(
     try:
         flow_spec = FlowSpec.from_file(spec)
         flow = flow_spec.build()
-        flow_spec.preflight(flow)
-        raw = yaml.safe_load(spec.read_text())
+        flow_spec.preflight()
         if manager == "fireworks":
             _submit_fireworks(flow, launchpad, worker)
             return
@@ -190,12 +201,11 @@ def submit(
                 flow,
                 project_name=project,
                 worker=worker,
-                spec=raw,
+                spec=flow_spec.record(),
                 max_seconds=max_seconds,
             )
     except SSEFlowsError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     typer.echo(
         f"flow {result.flow_uuid} '{flow.name}' -> project {result.project}: {result.state}"
     )
@@ -226,3 +236,6 @@ def _submit_fireworks(flow: Flow, launchpad: Path | None, worker: str | None) ->
             f"  {row['job']:22s} {row['role']:9s} -> {row['worker']:6s} "
             f"fw_id {ids[row['uuid']]}"
         )
+
+
+app.add_typer(cluster_app)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sse_flows.cli.common import run_stored
+from sse_flows.cli.app import command, fail, floats, run_and_show
+from sse_flows.cli.options import (
+    FmaxOption,
+    JsonOption,
+    PotentialOption,
+    potential_spec,
+)
 from sse_flows.errors import SSEFlowsError
-from sse_flows.potentials import check_available
 
 if TYPE_CHECKING:
-    pass
+    from sse_flows.makers import ElasticMaker, EOSMaker
 
 ELASTIC_KEYS = (
     "K_VRH_GPa",
@@ -44,9 +50,6 @@ EOS_KEYS = (
     "warnings",
 )
 
-PotentialOption = Annotated[
-    str, typer.Option("--potential", help="Registry name, e.g. chgnet, sevennet, emt.")
-]
 RelaxOption = Annotated[
     bool,
     typer.Option("--relax/--no-relax", help="Relax cell and ions first (symmetry kept)."),
@@ -58,67 +61,25 @@ RelaxIonsOption = Annotated[
         help="Relax the ions inside each strained or scaled cell (fixed cell).",
     ),
 ]
-FmaxOption = Annotated[
-    float, typer.Option("--fmax", help="Force tolerance of the first relaxation, eV/A.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _floats(text: str | None, option: str) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise SSEFlowsError(f"{option} takes numbers separated by commas; got '{text}'")
-    return values
+def _relax_makers(
+    maker: ElasticMaker | EOSMaker, relax: bool, relax_ions: bool, fmax: float
+) -> dict[str, Any]:
+    """Return the sub-makers of an elastic or EOS maker as the flags ask."""
+    reference = maker.relax_maker
+    return {
+        "relax_maker": dataclasses.replace(reference, fmax=fmax)
+        if relax and reference is not None
+        else None,
+        "ion_relax_maker": maker.ion_relax_maker if relax_ions else None,
+    }
 
 
-def _matrix(rows: list[list[float]]) -> list[str]:
-    return ["    " + " ".join(f"{v:8.2f}" for v in row) for row in rows]
-
-
-def summarise_elastic(out: dict[str, Any]) -> str:
-    """Readable lines for an elastic document."""
-    potential = out.get("potential", {}).get("name", "?")
-    lines = [
-        f"elastic tensor of {out['summary']['formula_pretty']} with {potential} "
-        f"(GPa, Voigt, frame of the {'relaxed' if out.get('relax') else 'input'} cell):",
-        *_matrix(out["C_ij_GPa"]),
-        f"  K_VRH = {out['K_VRH_GPa']:.2f} GPa   G_VRH = {out['G_VRH_GPa']:.2f} GPa   "
-        f"E = {out['E_GPa']:.2f} GPa   Poisson = {out['poisson']:.3f}",
-        f"  Born stable: {out['born_stable']}   eigenvalues: "
-        + ", ".join(f"{v:.1f}" for v in out["eigenvalues_GPa"]),
-        f"  fit residual {out['fit_residual_GPa']:.3f} GPa; ions relaxed in strained "
-        f"cells: {out['ions_relaxed']}",
-    ]
-    lines += [f"  failed: {f}" for f in out.get("born_failed", [])]
-    lines += [f"  warning: {w}" for w in out.get("warnings", [])]
-    return "\n".join(lines)
-
-
-def summarise_eos(out: dict[str, Any]) -> str:
-    """Readable lines for an EOS document."""
-    potential = out.get("potential", {}).get("name", "?")
-    lines = [
-        f"{out['eos_name']} EOS of {out['summary']['formula_pretty']} with {potential}:",
-        f"  V0 = {out['V0_A3_per_atom']:.4f} A^3/atom (reference cell "
-        f"{out['reference_volume_A3_per_atom']:.4f})   B0 = {out['B0_GPa']:.2f} GPa   "
-        f"B' = {out['B1']:.2f}   E0 = {out['E0_eV_atom']:.5f} eV/atom",
-        f"  fit residual {1000 * out['fit_residual_eV_atom']:.3f} meV/atom over "
-        f"{len(out['volumes_A3_per_atom'])} volumes",
-    ]
-    if out.get("plot"):
-        lines.append(f"  plot: {out['plot']}")
-    lines += [f"  warning: {w}" for w in out.get("warnings", [])]
-    return "\n".join(lines)
-
-
+@command()
 def elastic(
     file: Annotated[Path, typer.Argument(help="Ordered structure file (CIF, POSCAR).")],
-    potential: PotentialOption = "chgnet",
+    potential: PotentialOption = None,
     relax: RelaxOption = True,
     relax_ions: RelaxIonsOption = True,
     normal_strains: Annotated[
@@ -143,51 +104,34 @@ def elastic(
     fits the 6x6 tensor to the stresses and derives Voigt-Reuss-Hill moduli. The result
     is stored like any flow (see `sse-flows status`).
     """
-    import dataclasses
-
-    from sse_flows.cli.main import _dumps, _fail
-    from sse_flows.makers.mechanics import (
-        ElasticMaker,
-        default_reference_relax,
-        elastic_strains,
-    )
-    from sse_flows.structures import read_structure, require_ordered
+    from sse_flows.makers import ElasticMaker
+    from sse_flows.spec import ElasticSpec
 
     try:
-        structure = require_ordered(read_structure(file), "'elastic'")
-        maker = ElasticMaker(
-            potential=potential,
-            relax_maker=dataclasses.replace(default_reference_relax(), fmax=fmax)
-            if relax
-            else None,
+        spec_potential = potential_spec(potential)
+        maker = ElasticMaker(potential=spec_potential)
+        maker = dataclasses.replace(
+            maker,
+            **_relax_makers(maker, relax, relax_ions, fmax),
+            normal_strains=floats(normal_strains, "--normal-strains")
+            or maker.normal_strains,
+            shear_strains=floats(shear_strains, "--shear-strains") or maker.shear_strains,
         )
-        if not relax_ions:
-            maker.ion_relax_maker = None
-        maker.normal_strains = _floats(normal_strains, "--normal-strains") or list(
-            maker.normal_strains
+        spec = ElasticSpec(
+            flow="elastic",
+            structure=str(file.resolve()),
+            potential=spec_potential,
+            elastic=maker,
         )
-        maker.shear_strains = _floats(shear_strains, "--shear-strains") or list(
-            maker.shear_strains
-        )
-        elastic_strains(maker.normal_strains, maker.shear_strains)  # fail before a run
-        check_available(potential)
     except SSEFlowsError as exc:
-        _fail(exc)
-    spec = {"command": "elastic", "file": str(file.resolve()), "potential": potential,
-            "relax": relax, "relax_ions": relax_ions, "fmax": fmax,
-            "normal_strains": maker.normal_strains,
-            "shear_strains": maker.shear_strains}  # fmt: skip
-    flow_uuid, out = run_stored(maker.make(structure), spec, "elastic")
-    if as_json:
-        typer.echo(_dumps({"flow_uuid": flow_uuid, **{k: out[k] for k in ELASTIC_KEYS}}))
-        return
-    typer.echo(f"flow {flow_uuid}: COMPLETED")
-    typer.echo(summarise_elastic(out))
+        fail(exc)
+    run_and_show(spec, as_json, ELASTIC_KEYS)
 
 
+@command()
 def eos(
     file: Annotated[Path, typer.Argument(help="Ordered structure file (CIF, POSCAR).")],
-    potential: PotentialOption = "chgnet",
+    potential: PotentialOption = None,
     relax: RelaxOption = True,
     relax_ions: RelaxIonsOption = True,
     volumes: Annotated[
@@ -210,43 +154,20 @@ def eos(
     each volume and fits the EOS; a plot of E(V) goes to the job directory. The result
     is stored like any flow (see `sse-flows status`).
     """
-    import dataclasses
-
-    from pymatgen.analysis.eos import EOS
-
-    from sse_flows.cli.main import _dumps, _fail
-    from sse_flows.makers.mechanics import EOSFitError, EOSMaker, default_reference_relax
-    from sse_flows.structures import read_structure, require_ordered
+    from sse_flows.makers import EOSMaker
+    from sse_flows.spec import EOSSpec
 
     try:
-        structure = require_ordered(read_structure(file), "'eos'")
-        if eos_name not in EOS.MODELS:
-            raise EOSFitError(
-                f"Unknown --eos '{eos_name}'; choose one of {sorted(EOS.MODELS)}."
-            )
-        maker = EOSMaker(
-            potential=potential,
-            eos=eos_name,
-            relax_maker=dataclasses.replace(default_reference_relax(), fmax=fmax)
-            if relax
-            else None,
+        spec_potential = potential_spec(potential)
+        maker = EOSMaker(potential=spec_potential, eos=eos_name)
+        maker = dataclasses.replace(
+            maker,
+            **_relax_makers(maker, relax, relax_ions, fmax),
+            volume_factors=floats(volumes, "--volumes") or maker.volume_factors,
         )
-        if not relax_ions:
-            maker.ion_relax_maker = None
-        factors = _floats(volumes, "--volumes")
-        if factors is not None:
-            if len(factors) < 5:
-                raise EOSFitError("--volumes needs 5 or more volume factors.")
-            maker.volume_factors = factors
-        check_available(potential)
+        spec = EOSSpec(
+            flow="eos", structure=str(file.resolve()), potential=spec_potential, eos=maker
+        )
     except SSEFlowsError as exc:
-        _fail(exc)
-    spec = {"command": "eos", "file": str(file.resolve()), "potential": potential,
-            "relax": relax, "relax_ions": relax_ions, "fmax": fmax,
-            "volumes": maker.volume_factors, "eos": eos_name}  # fmt: skip
-    flow_uuid, out = run_stored(maker.make(structure), spec, "eos")
-    if as_json:
-        typer.echo(_dumps({"flow_uuid": flow_uuid, **{k: out[k] for k in EOS_KEYS}}))
-        return
-    typer.echo(f"flow {flow_uuid}: COMPLETED")
-    typer.echo(summarise_eos(out))
+        fail(exc)
+    run_and_show(spec, as_json, EOS_KEYS)

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from sse_flows.cli.common import run_stored
-from sse_flows.dft.frames import read_frames
+from sse_flows.cli.app import command, fail, run_command_spec, show_output
 from sse_flows.errors import SSEFlowsError
 
 
-def summarise_dataset(out: dict[str, Any]) -> str:
-    """Readable lines for a labeled dataset document."""
-    dft = out["dft"]
-    lines = [
-        f"dataset {out['name']}: {out['n_success']} of {out['n_frames']} frames labeled "
-        f"({100 * out['success_fraction']:.0f} %, threshold "
-        f"{100 * out['min_success_fraction']:.0f} %)",
-        f"  {dft['code']} {dft.get('code_version') or ''} {dft['functional']}, "
-        f"preset {dft['preset']}",
-        f"  units: {out['energy_unit']}, {out['force_unit']}, {out['stress_unit']} "
-        f"({out['stress_sign']})",
-        f"  extxyz: {out['files']['extxyz']}",
-    ]
-    if out["files"].get("deepmd"):
-        lines.append(f"  deepmd: {out['files']['deepmd']}")
-    if out.get("corrections"):
-        fixes = ", ".join(f"{k} x{v}" for k, v in out["corrections"].items())
-        lines.append(f"  custodian corrections: {fixes}")
-    lines += [f"  failed frame {f['index']}: {f['reason']}" for f in out["failed"]]
-    return "\n".join(lines)
-
-
+@command()
 def label(
     files: Annotated[
         list[Path], typer.Argument(help="Frame files: MD .h5, extxyz, traj, CIF, POSCAR.")
@@ -69,37 +47,36 @@ def label(
     are reported and left out. Runs here on the configured store; to send it to a
     cluster, build the flow with LabelingMaker and use `sse-flows submit`.
     """
-    from sse_flows.cli.main import _dumps, _fail
     from sse_flows.dft.backends import get_backend
-    from sse_flows.makers.labeling import LabelingMaker, resolve_preset
+    from sse_flows.makers.labeling import resolve_preset
+    from sse_flows.spec import FlowSpec, LabelSpec
 
     try:
         if every < 1:
             raise SSEFlowsError("--every must be at least 1")
-        frames = [f for path in files for f in read_frames(path, every)]
-        maker = LabelingMaker(
-            name=name,
-            preset=preset,
-            code=code,
-            frames_per_job=frames_per_job,
-            max_jobs=max_jobs,
-            min_success_fraction=min_success,
+        spec = FlowSpec.from_data(
+            {
+                "flow": "label",
+                "name": name,
+                "label": {
+                    "frames": [str(f.resolve()) for f in files],
+                    "every": every,
+                    "preset": preset,
+                    "code": code,
+                    "frames_per_job": frames_per_job,
+                    "max_jobs": max_jobs,
+                    "min_success_fraction": min_success,
+                },
+            },
+            Path.cwd(),
+            "label options",
         )
-        flow = maker.make(frames)
-        loaded = resolve_preset(preset, code)
+        assert isinstance(spec, LabelSpec)
+        frames = spec.frames()  # a malformed file fails here
+        loaded = resolve_preset(spec.label.labeling.preset, code)
         elements = sorted({el.symbol for s in frames for el in s.composition.elements})
         get_backend(loaded.code).check_ready(loaded, elements)  # fail before any work
     except (SSEFlowsError, ValueError) as exc:
-        _fail(exc)
-    spec = {
-        "command": "label",
-        "files": [str(f.resolve()) for f in files],
-        "preset": preset or loaded.name,
-        "code": code,
-        "every": every,
-        "frames_per_job": frames_per_job,
-        "max_jobs": max_jobs,
-        "min_success": min_success,
-    }
-    _, out = run_stored(flow, spec, "label")
-    typer.echo(_dumps(out) if as_json else summarise_dataset(out))
+        fail(exc)
+    flow_uuid, out = run_command_spec(spec)
+    show_output(flow_uuid, out, as_json)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from sse_flows.cli.common import run_stored
+from sse_flows.cli.app import command, fail, run_command_spec, show_output
 from sse_flows.errors import SSEFlowsError
-from sse_flows.potentials import check_available
 
 
 def _ints(text: str) -> list[int]:
@@ -37,39 +36,7 @@ def _charges(text: str | None) -> dict[str, float] | None:
     return out
 
 
-def summarise_ordering(out: dict[str, Any], limit: int = 10) -> str:
-    """Readable lines for an ordering document."""
-    lines = [
-        f"ordering of {out['parent_formula']}: {out['n_distinct']} distinct orderings "
-        f"({'all enumerated' if out['exhaustive'] else 'sampled'}) from "
-        f"{out['n_combinations']:.3g} arrangements in {len(out['cells'])} supercell(s); "
-        f"kept {out['n_kept']}, cut {out['n_cut']}, relaxed {out.get('n_relaxed', 0)}; "
-        f"ranked by {out['ranked_by']}",
-    ]
-    for cell in out["cells"]:
-        lines.append(
-            f"  cell {cell['supercell']}: {cell['n_sites']} sites, "
-            f"{cell['n_symmetry_ops']} symmetry ops, {cell['n_distinct']} distinct, "
-            f"{cell['seconds']:.1f} s"
-        )
-    lines.append(
-        "  rank  formula         spacegroup  mult   Ewald(meV/at)  screen(eV/at)"
-        "  relaxed(meV/at)"
-    )
-    for c in out["candidates"][:limit]:
-        screen = c.get("screen_energy_eV_atom")
-        relaxed = c.get("relaxed_relative_eV_atom")
-        lines.append(
-            f"  {c['rank']:4d}  {c['formula']:15s} {c['spacegroup']:11s} "
-            f"{c['multiplicity']:5d} "
-            f"{1000 * c['ewald_relative_eV_atom']:14.2f} "
-            f"{'' if screen is None else f'{screen:.4f}':>14s} "
-            f"{'' if relaxed is None else f'{1000 * relaxed:.2f}':>16s}"
-        )
-    lines += [f"  note: {n}" for n in out.get("notes", [])]
-    return "\n".join(lines)
-
-
+@command()
 def order(
     file: Annotated[
         Path, typer.Argument(help="Disordered structure (CIF with occupancies).")
@@ -108,42 +75,35 @@ def order(
     by Ewald energy, and with --potential screens and relaxes the best. The result is
     stored like any flow (see `sse-flows status`).
     """
-    from sse_flows.cli.main import _dumps, _fail
-    from sse_flows.makers.ordering import EnumerateOrderingsMaker, OrderingMaker
-    from sse_flows.structures import read_structure
+    from sse_flows.spec import FlowSpec
 
     try:
-        structure = read_structure(file)
         if (supercell is None) == (atoms is None):
             raise SSEFlowsError("Give one of --supercell a,b,c or --atoms N.")
         cell: list[int] | list[list[int]] | None = None
         if supercell is not None:
             values = _ints(supercell)
             cell = values if len(values) == 3 else [values[0:3], values[3:6], values[6:9]]
-        maker = OrderingMaker(
-            potential=potential,
-            top=top,
-            enumerate_maker=EnumerateOrderingsMaker(
-                supercell=cell,
-                n_atoms=atoms,
-                keep=max(keep, top) if potential else keep,
-                oxidation_states=_charges(oxidation),
-                seed=seed,
-            ),
+        spec = FlowSpec.from_data(
+            {
+                "flow": "order",
+                "structure": str(file.resolve()),
+                "order": {
+                    "potential": potential or "none",
+                    "top": top,
+                    "supercell": cell,
+                    "n_atoms": atoms,
+                    "keep": max(keep, top) if potential else keep,
+                    "oxidation_states": _charges(oxidation),
+                    "seed": seed,
+                },
+            },
+            Path.cwd(),
+            "order options",
         )
-        if cell is not None:  # bad occupancies or charges fail here, before a run starts
-            from sse_flows.ordering import build_problem
-
-            build_problem(structure, cell, _charges(oxidation))
-        flow = maker.make(structure)
-        if potential is not None:  # fail before any work if it cannot load
-            check_available(potential)
     except SSEFlowsError as exc:
-        _fail(exc)
-    spec = {"command": "order", "file": str(file.resolve()), "supercell": supercell,
-            "atoms": atoms, "top": top, "keep": keep, "potential": potential,
-            "oxidation": oxidation, "seed": seed}  # fmt: skip
-    flow_uuid, out = run_stored(flow, spec, "ordering")
+        fail(exc)
+    flow_uuid, out = run_command_spec(spec)
     written: list[str] = []
     if write is not None:
         from pymatgen.core import Structure
@@ -156,11 +116,7 @@ def order(
             )
             CifWriter(Structure.from_dict(structure_dict)).write_file(path)
             written.append(str(path))
-    if as_json:
-        brief = {k: v for k, v in out.items() if k not in {"structures", "parent"}}
-        typer.echo(_dumps({"flow_uuid": flow_uuid, "written": written, **brief}))
-        return
-    typer.echo(f"flow {flow_uuid}: COMPLETED")
-    typer.echo(summarise_ordering(out))
-    if written:
+    brief = tuple(k for k in out if k not in {"structures", "parent"})
+    show_output(flow_uuid, out, as_json, brief, extra={"written": written})
+    if written and not as_json:
         typer.echo(f"wrote {len(written)} CIFs to {write}")

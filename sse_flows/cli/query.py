@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sse_flows.cli.app import command
 from sse_flows.errors import SSEFlowsError
 
 
@@ -45,6 +46,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+@command()
 def query(
     formula: Annotated[
         str | None, typer.Option("--formula", help="Formula, e.g. Li3YCl6 (any multiple).")

@@ -1,39 +1,31 @@
 """``sse-flows table NAME``: a paper's table with our stored values and deviations.
 
-With ``--compute`` the table's flow (``PaperTableMaker``) runs first for each potential
-asked for (default: those of the table's rows that can run here), with the ``small``
-or ``paper`` preset; potentials without weights on this machine are skipped and their
+With ``--compute`` the table's spec (``flow: table``, one flow per potential) runs
+first: by default for the table's potentials that can run here, with the ``small`` or
+``paper`` preset; potentials without weights on this machine are skipped and their
 rows say so. stdout holds only the table; progress, model banners and errors go to
 stderr. Exit codes: 2 for bad input, 1 when a run failed (the table is still printed).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from sse_flows.cli.app import command, fail, run_spec_quietly, split_values
 from sse_flows.errors import SSEFlowsError
-
-
-def _split(values: list[str] | None) -> list[str]:
-    """Repeated options and comma lists, in order, without duplicates."""
-    items = [v.strip() for value in values or [] for v in value.split(",")]
-    return list(dict.fromkeys(v for v in items if v))
-
-
-def _bad(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def default_potentials(name: str) -> list[str]:
     """Return the potentials of the table's rows that can run on this machine."""
     from sse_flows.flows.paper_tables import weights_missing
+    from sse_flows.potentials import PotentialSpec
     from sse_flows.tables import load_table
 
     names = dict.fromkeys(row.potential for row in load_table(name).rows)
-    return [p for p in names if weights_missing(p) is None]
+    return [p for p in names if weights_missing(PotentialSpec.parse(p)) is None]
 
 
 def compute(
@@ -42,49 +34,51 @@ def compute(
     preset: str,
     structures: dict[str, str],
     formulas: list[str] | None,
-) -> tuple[bool, list[str]]:
-    """Build every potential's flow (input errors raise first), then run them.
+) -> bool:
+    """Run the table's spec for the potentials; return whether every run completed."""
+    from sse_flows.spec import FlowSpec
 
-    Returns whether every run that was attempted completed, and the skipped potentials.
-    """
-    from sse_flows.flows.paper_tables import PaperTableMaker, run_table_flow
-
-    flows = [
-        PaperTableMaker(table=name, preset=preset, potential=p, formulas=formulas).make(
-            structures
-        )
-        for p in potentials
-    ]
-    if preset == "paper" and any(not (f.metadata or {}).get("skipped") for f in flows):
+    spec = FlowSpec.from_data(
+        {
+            "flow": "table",
+            "name": f"{name} {preset}",
+            "table": name,
+            "preset": preset,
+            "potentials": potentials,
+            "structures": structures,
+            "formulas": formulas,
+        },
+        Path.cwd(),
+        "table options",
+    )
+    flow = spec.build()
+    for label, reason in (flow.metadata or {}).get("skipped", {}).items():
+        typer.echo(f"skipped {label}: {reason}", err=True)
+    if preset == "paper":
         typer.echo(
             "note: the paper preset runs ns of MD per temperature (days on a GPU); "
             "here it runs locally, job after job",
             err=True,
         )
-    ok, skipped_potentials = True, []
-    for potential, flow in zip(potentials, flows, strict=True):
-        skipped = (flow.metadata or {}).get("skipped")
-        if skipped:
-            typer.echo(f"skipped {potential}: {skipped}", err=True)
-            skipped_potentials.append(potential)
-            continue
-        typer.echo(f"computing {flow.name} ({len(list(flow.iterflow()))} jobs)", err=True)
-        spec = {
-            "command": "table",
-            "table": name,
-            "preset": preset,
-            "potential": potential,
-            "structures": structures,
-            "formulas": formulas,
-        }
-        run = run_table_flow(flow, spec=spec)
-        typer.echo(f"  flow {run.flow_uuid}: {run.state}", err=True)
-        for error in run.errors:
-            typer.echo(f"  error: {error}", err=True)
-        ok &= run.state == "COMPLETED"
-    return ok, skipped_potentials
+    from sse_flows.records import flow_jobs
+
+    if not flow_jobs(flow):
+        return True
+    typer.echo(f"computing {spec.name} ({len(flow_jobs(flow))} jobs)", err=True)
+    record = run_spec_quietly(spec)
+    typer.echo(f"  flow {record.flow_uuid}: {record.state}", err=True)
+    names = {j.uuid: j.name for j in record.jobs if j.created_by is None}
+    for job in record.jobs:
+        if job.state == "FAILED":
+            built_by = f" (built by {names.get(job.created_by, job.created_by)})"
+            typer.echo(
+                f"  error: {job.name}{built_by if job.created_by else ''}: {job.error}",
+                err=True,
+            )
+    return record.state == "COMPLETED"
 
 
+@command()
 def table(
     name: Annotated[
         str,
@@ -92,8 +86,7 @@ def table(
     ],
     fmt: Annotated[str, typer.Option("--format", help="md, csv or tex.")] = "md",
     run: Annotated[
-        bool,
-        typer.Option("--compute", help="Run the table's flow first, then print it."),
+        bool, typer.Option("--compute", help="Run the table's flow first, then print it.")
     ] = False,
     potential: Annotated[
         list[str] | None,
@@ -110,8 +103,7 @@ def table(
     structure: Annotated[
         list[str] | None,
         typer.Option(
-            "--structure",
-            help="FORMULA=FILE for a row (or host) structure not shipped (repeatable).",
+            "--structure", help="FORMULA=FILE for a row (or host) structure not shipped."
         ),
     ] = None,
     formula: Annotated[
@@ -128,39 +120,36 @@ def table(
     from sse_flows.tables import FORMATS, build_table, table_names
 
     if name not in table_names():
-        raise _bad(f"unknown table '{name}'. Available: {', '.join(table_names())}")
+        fail(f"unknown table '{name}'. Available: {', '.join(table_names())}")
     if fmt not in FORMATS:
-        raise _bad(f"--format must be one of {', '.join(FORMATS)}")
-    potentials = _split(potential)
-    formulas = _split(formula) or None
+        fail(f"--format must be one of {', '.join(FORMATS)}")
+    potentials = split_values(potential)
+    formulas = split_values(formula) or None
     if not run and (structure or formulas or preset != "small"):
-        raise _bad("--preset, --structure and --formula only apply with --compute")
+        fail("--preset, --structure and --formula only apply with --compute")
     ok = True
     if run:
         try:
             structures = parse_structure_args(structure or [])
-            if not potentials:
-                potentials = default_potentials(name)
-                if not potentials:
-                    typer.echo(
-                        f"no potential of {name} can run here; give one with --potential "
-                        "(e.g. --potential chgnet)",
-                        err=True,
-                    )
-            ok, shown = compute(name, potentials, preset, structures, formulas)
+            potentials = potentials or default_potentials(name)
+            if potentials:
+                ok = compute(name, potentials, preset, structures, formulas)
+            else:
+                typer.echo(
+                    f"no potential of {name} can run here; give one with --potential "
+                    "(e.g. --potential chgnet)",
+                    err=True,
+                )
         except SSEFlowsError as exc:
-            raise _bad(str(exc)) from exc
-    else:
-        shown = potentials  # rows for these even when nothing is stored
+            fail(exc)
     try:
-        text = build_table(name, fmt, potentials=shown)
+        text = build_table(name, fmt, potentials=potentials)
     except SSEFlowsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(text, nl=False)
     if not ok:
         typer.echo(
-            "error: some runs failed (see above); the table shows what finished",
-            err=True,
+            "error: some runs failed (see above); the table shows what finished", err=True
         )
         raise typer.Exit(1)

@@ -21,6 +21,7 @@ from sse_flows.cluster.project import (
     SlurmWorkerPlan,
     job_exports,
     pre_run_script,
+    slurm_workers,
 )
 from sse_flows.cluster.routing import JobRole, choose_worker, iter_jobs
 from sse_flows.errors import SSEFlowsError
@@ -30,13 +31,6 @@ if TYPE_CHECKING:
     from fireworks import Workflow
 
 LAUNCHPAD_FILE = "launchpad.yaml"
-
-
-def _slurm_workers(plan: ClusterPlan) -> dict[str, SlurmWorkerPlan]:
-    workers = {"gpu": plan.gpu, "cpu": plan.cpu}
-    if plan.mace is not None:
-        workers["mace"] = plan.mace
-    return workers
 
 
 def _qadapter(
@@ -85,14 +79,14 @@ def write_fireworks(
     folder = folder.expanduser().resolve()
     exports = job_exports(settings, plan.exports)
     files: dict[str, dict[str, Any]] = {LAUNCHPAD_FILE: _launchpad(settings)}
-    names = [*_slurm_workers(plan), *(["local"] if plan.local_worker else [])]
+    names = [*slurm_workers(plan), *(["local"] if plan.local_worker else [])]
     for name in names:
         files[f"fworker_{name}.yaml"] = {
             "name": f"sse-{name}",
             "category": [name],
             "query": "{}",
         }
-    for name, worker in _slurm_workers(plan).items():
+    for name, worker in slurm_workers(plan).items():
         files[f"qadapter_{name}.yaml"] = _qadapter(name, worker, plan, folder, exports)
     paths = [folder / f for f in files]
     taken = [p for p in paths if p.exists()]

@@ -1,8 +1,8 @@
 """Write the jobflow-remote project that sends sse-flows jobs to SLURM.
 
 The project holds the workers (a GPU worker for potential work, a CPU worker with MPI
-ranks for DFT, a shell worker for light analysis, and an optional MACE worker in its
-own Python environment), the JobStore (the same store ``sse-flows query`` and
+ranks for DFT, a shell worker for light analysis, and a worker per model environment a
+family needs for itself, e.g. MACE's), the JobStore (the store ``sse-flows query`` and
 ``table`` read) and the queue store. With MongoDB both live in the database and the
 ``jf`` runner daemon drives the jobs. Without MongoDB the queue is an in-memory store,
 so submission and the runner share one process (``sse-flows submit`` then waits).
@@ -69,8 +69,10 @@ class ClusterPlan(BaseModel):
         default_factory=lambda: SlurmWorkerPlan(partition="gpu", gpus=1, cpus_per_task=4)
     )
     cpu: SlurmWorkerPlan = Field(default_factory=lambda: SlurmWorkerPlan(partition="cpu"))
-    mace: SlurmWorkerPlan | None = Field(
-        None, description="Worker for MACE in its own environment (set its venv)."
+    env_workers: dict[str, SlurmWorkerPlan] = Field(
+        default_factory=dict,
+        description="Workers for model families in environments of their own, by "
+        "environment name (a family's `environment`, e.g. 'mace'); set each venv.",
     )
     dft_ranks: int = Field(4, description="MPI ranks per DFT labeling job.")
     local_worker: bool = Field(True, description="Run light analysis as shell jobs.")
@@ -82,6 +84,11 @@ class ClusterPlan(BaseModel):
     exports: dict[str, str] = Field(
         default_factory=dict, description="Extra environment variables for every job."
     )
+
+
+def slurm_workers(plan: ClusterPlan) -> dict[str, SlurmWorkerPlan]:
+    """Every SLURM worker of a plan by name: gpu, cpu and the environment workers."""
+    return {"gpu": plan.gpu, "cpu": plan.cpu, **plan.env_workers}
 
 
 def pre_run_script(venv: Path, modules: list[str], exports: dict[str, str]) -> str:
@@ -150,9 +157,9 @@ def build_project(plan: ClusterPlan, settings: SSEFlowsSettings | None = None) -
             "timeout_execute": 120,
         }
 
-    workers = {"gpu": slurm_worker("gpu", plan.gpu), "cpu": slurm_worker("cpu", plan.cpu)}
-    if plan.mace is not None:
-        workers["mace"] = slurm_worker("mace", plan.mace)
+    workers = {
+        name: slurm_worker(name, worker) for name, worker in slurm_workers(plan).items()
+    }
     if plan.local_worker:
         workers["local"] = {
             "type": "local",

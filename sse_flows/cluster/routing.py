@@ -1,10 +1,10 @@
 """Which worker runs which job: potential work on GPUs, DFT on CPU ranks, analysis nearby.
 
-A job's *role* comes from its maker (a class attribute ``resource_role``) or, for
-plain function jobs, from :data:`FUNCTION_ROLES`; everything else is light analysis.
-Roles map to worker names of the jobflow-remote project (:data:`DEFAULT_ROUTES`); a
-model family that needs its own Python environment (MACE pins an old e3nn) goes to a
-worker named after it when the project has one.
+A job's *role* comes from its maker (a class attribute ``resource_role``); a job
+without a maker is light analysis. Roles map to worker names of the jobflow-remote
+project (:data:`DEFAULT_ROUTES`); a model family that declares an environment of its
+own (:attr:`PotentialFamily.environment`, e.g. MACE, which pins an old e3nn) goes to
+the worker named after that environment when the project has one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from jobflow import Flow, Job
 
 from sse_flows.errors import SSEFlowsError
+from sse_flows.records import flow_jobs
 
 
 class JobRole(StrEnum):
@@ -35,14 +36,17 @@ DEFAULT_ROUTES: dict[JobRole, str] = {
     JobRole.ANALYSIS: "local",
 }
 
-#: plain ``@job`` functions that are more than light analysis
-FUNCTION_ROLES: dict[str, JobRole] = {
-    "analyze_md": JobRole.CPU,  # MSD over the whole trajectory file
-    "collect_dataset": JobRole.CPU,  # writes the dataset beside the DFT frame folders
-}
 
-#: potential families that must run in their own environment, when a worker exists
-FAMILY_WORKERS: dict[str, str] = {"mace": "mace"}
+def environment_workers() -> dict[str, str]:
+    """Family name -> worker (its environment's name) for families with their own env."""
+    from sse_flows.potentials import families
+
+    return {
+        name: family.environment.name
+        for name, family in families().items()
+        if family.environment is not None
+    }
+
 
 #: fallback order when a project lacks the worker a role maps to
 _FALLBACK: dict[JobRole, tuple[JobRole, ...]] = {
@@ -54,14 +58,9 @@ _FALLBACK: dict[JobRole, tuple[JobRole, ...]] = {
 
 
 def job_role(job: Job) -> JobRole:
-    """Return the role of a job from its maker or its function name."""
-    maker = job.maker
-    if maker is not None:
-        role = getattr(maker, "resource_role", None)
-        if role is not None:
-            return JobRole(role)
-    name = getattr(job.function, "__name__", "")
-    return FUNCTION_ROLES.get(name, JobRole.ANALYSIS)
+    """Return the role of a job from its maker (light analysis without one)."""
+    role = getattr(job.maker, "resource_role", None)
+    return JobRole(role) if role is not None else JobRole.ANALYSIS
 
 
 def potential_family(job: Job) -> str | None:
@@ -69,17 +68,10 @@ def potential_family(job: Job) -> str | None:
     from sse_flows.potentials import PotentialSpec
 
     maker = job.maker
-    value = (
-        job.function_kwargs.get("potential")
-        or getattr(maker, "potential", None)
-        or getattr(getattr(maker, "relax_maker", None), "potential", None)
-    )
-    if value is None or not isinstance(value, str | dict):
-        return None  # e.g. an OutputReference to a fine-tuned checkpoint
-    try:
-        return PotentialSpec.parse(value).name
-    except (SSEFlowsError, ValueError):
-        return None
+    value = job.function_kwargs.get("potential") or getattr(maker, "potential", None)
+    if isinstance(value, PotentialSpec):
+        return value.name
+    return None  # e.g. an OutputReference to a fine-tuned checkpoint
 
 
 def iter_jobs(flow: Flow | Job) -> Iterable[Job]:
@@ -87,8 +79,7 @@ def iter_jobs(flow: Flow | Job) -> Iterable[Job]:
     if isinstance(flow, Job):
         yield flow
         return
-    for job, _ in flow.iterflow():
-        yield job
+    yield from flow_jobs(flow)
 
 
 def choose_worker(
@@ -101,8 +92,9 @@ def choose_worker(
     routes = {**DEFAULT_ROUTES, **(routes or {})}
     role = job_role(job)
     family = potential_family(job) if role == JobRole.POTENTIAL else None
-    if family in FAMILY_WORKERS and FAMILY_WORKERS[family] in available:
-        return FAMILY_WORKERS[family]
+    own = environment_workers().get(family or "")
+    if own is not None and own in available:
+        return own
     for candidate in (role, *_FALLBACK[role]):
         if routes[candidate] in available:
             return routes[candidate]

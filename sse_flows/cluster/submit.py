@@ -17,10 +17,10 @@ from jobflow import Flow, Job
 from pydantic import BaseModel, Field
 
 from sse_flows.cluster.project import SSE_METADATA_KEY
-from sse_flows.cluster.routing import JobRole, job_role, route_flow
+from sse_flows.cluster.routing import JobRole, iter_jobs, job_role, route_flow
 from sse_flows.errors import SSEFlowsError
 from sse_flows.provenance import now_utc
-from sse_flows.runner import JobRecord, RunRecord
+from sse_flows.records import JobRecord, RunRecord
 from sse_flows.settings import SSEFlowsSettings, get_settings
 from sse_flows.stores import get_runs_store
 
@@ -94,7 +94,7 @@ def _route(flow: Flow | Job, project: Project, worker: str | None) -> dict[str, 
     routes = {JobRole(k): v for k, v in meta.get("routes", {}).items()}
     chosen = route_flow(flow, project.workers, routes=routes, worker=worker)
     dft_resources = meta.get("role_resources", {}).get(JobRole.DFT.value)
-    jobs = [flow] if isinstance(flow, Job) else [j for j, _ in flow.iterflow()]
+    jobs = list(iter_jobs(flow))
     for job in jobs:
         if dft_resources and job_role(job) == JobRole.DFT and worker is None:
             set_run_config(job, resources=dict(dft_resources), dynamic=True)
@@ -179,7 +179,7 @@ def submit(
         db_ids = submit_flow(flow, worker=first, project=project.name)
         jobs = [
             JobRecord(uuid=j.uuid, name=j.name, worker=chosen.get(j.uuid))
-            for j, _ in flow.iterflow()
+            for j in iter_jobs(flow)
         ]  # recorded so that `status` and `rerun` find the flow
         record = RunRecord.for_flow(
             flow, "SUBMITTED", dict(spec) if spec else None, jobs=jobs, project=project.name

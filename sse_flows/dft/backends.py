@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pymatgen.core import Structure
 
-from sse_flows.dft.documents import DftSettingsRecord, LabeledFrame
+from sse_flows.dft.labels import DftSettingsRecord, LabeledFrame
 from sse_flows.dft.presets import DftPreset
 
 BACKEND_MODULES = {"cp2k": "sse_flows.dft.cp2k", "vasp": "sse_flows.dft.vasp"}

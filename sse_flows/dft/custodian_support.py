@@ -11,7 +11,7 @@ from typing import Any
 
 from pymatgen.core import Structure
 
-from sse_flows.dft.documents import Correction, LabeledFrame
+from sse_flows.dft.labels import Correction, LabeledFrame
 from sse_flows.settings import get_settings
 
 #: seconds between custodian's monitor checks (FrozenJob, StdErr handlers)

@@ -19,7 +19,7 @@ from ase.io import write
 from ase.units import GPa
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from sse_flows.dft.documents import LabeledFrame, frame_arrays
+from sse_flows.dft.labels import LabeledFrame, frame_arrays
 
 
 def frame_atoms(frame: LabeledFrame) -> Atoms:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from sse_flows.dft.documents import LabeledFrame
+from sse_flows.dft.labels import LabeledFrame
 
 
 class FrameChecks(BaseModel):

@@ -31,7 +31,7 @@ from sse_flows.dft.custodian_support import (
     label_in_steps,
     read_corrections,
 )
-from sse_flows.dft.documents import DftSettingsRecord, LabeledFrame
+from sse_flows.dft.labels import DftSettingsRecord, LabeledFrame
 from sse_flows.dft.presets import DftPreset, DftPresetError
 from sse_flows.dft.sites import match_sites, to_frame_order
 from sse_flows.errors import SSEFlowsError

@@ -1,6 +1,17 @@
-"""Flow makers: compositions of job makers."""
+"""Flow makers: every maker that returns a Flow (compositions of job makers)."""
 
 from sse_flows.flows.conductivity import ConductivityMaker
+from sse_flows.flows.labeling import LabelingMaker
+from sse_flows.flows.ordering import OrderingMaker
 from sse_flows.flows.relax_md import RelaxMDMaker
+from sse_flows.flows.series import OrderingSeriesMaker
+from sse_flows.flows.stability import StabilityMaker
 
-__all__ = ["ConductivityMaker", "RelaxMDMaker"]
+__all__ = [
+    "ConductivityMaker",
+    "LabelingMaker",
+    "OrderingMaker",
+    "OrderingSeriesMaker",
+    "RelaxMDMaker",
+    "StabilityMaker",
+]

@@ -11,23 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import yaml
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
 from sse_flows.analysis.diffusion import DEFAULT_FIT_WINDOW
 from sse_flows.errors import SpecError
-from sse_flows.makers import MDMaker
-from sse_flows.makers.base import PotentialInput
-from sse_flows.makers.transport import analyze_md, mean_cell, summarise_conductivity
+from sse_flows.makers.base import PotentialField
+from sse_flows.makers.md import MDMaker
+from sse_flows.makers.transport import ArrheniusMaker, DiffusionMaker, MeanCellMaker
+from sse_flows.potentials import PotentialSpec, default_potential
+from sse_flows.presets import PresetError, load_preset
 from sse_flows.structures import require_ordered
 from sse_flows.structures.supercell import choose_supercell
-
-PRESET_DIR = "data/presets/conductivity"
 
 
 def _npt_default() -> MDMaker:
@@ -47,11 +44,11 @@ def _nvt_default() -> MDMaker:
 
 
 @dataclass
-class ConductivityMaker(Maker):
+class ConductivityMaker(PotentialField, Maker):
     """Structure + potential + temperatures -> D(T), sigma(T), Ea, sigma(300 K)."""
 
     name: str = "conductivity"
-    potential: PotentialInput = "chgnet"
+    potential: PotentialSpec = field(default_factory=default_potential)
     temperatures: list[float] = field(default_factory=lambda: [800.0, 1000.0, 1200.0])
     species: list[str] = field(default_factory=lambda: ["Li"])
     supercell: list[int] | None = None
@@ -73,7 +70,10 @@ class ConductivityMaker(Maker):
         ``overrides`` replace top-level keys; ``nvt``/``npt`` dicts update the preset's.
         With ``preset=None`` the overrides alone are used (on the field defaults).
         """
-        data = load_preset(preset) if preset else {}
+        try:
+            data = load_preset("conductivity", preset) if preset else {}
+        except PresetError as exc:
+            raise SpecError(str(exc)) from exc
         for key in ("nvt", "npt"):
             if key in overrides:
                 data[key] = {**data.get(key, {}), **overrides.pop(key)}
@@ -119,7 +119,18 @@ class ConductivityMaker(Maker):
             **settings,
         )
 
-    def make(self, structure: Structure, potential: PotentialInput | None = None) -> Flow:
+    def diffusion_maker(
+        self, name: str, species: list[str] | None = None
+    ) -> DiffusionMaker:
+        """Return the analysis of one MD run (other species sets reuse the runs)."""
+        return DiffusionMaker(
+            name=name,
+            species=list(species or self.species),
+            fit_window=self.fit_window,
+            write_density=self.write_density if species is None else False,
+        )
+
+    def make(self, structure: Structure, potential: PotentialSpec | None = None) -> Flow:
         """Return the flow; its output is the ConductivityOutput document."""
         chosen = potential if potential is not None else self.potential
         cell: Any = self.prepare_structure(structure)
@@ -131,47 +142,32 @@ class ConductivityMaker(Maker):
                 npt = dataclasses.replace(
                     self.npt_maker, temperature=temperature, name=f"npt {temperature:g} K"
                 ).make(start, potential=chosen)
-                averaged = mean_cell(npt.output)
-                averaged.name = f"mean cell {temperature:g} K"
+                averaged = MeanCellMaker(name=f"mean cell {temperature:g} K").make(
+                    npt.output.structure, npt.output.statistics
+                )
                 jobs += [npt, averaged]
                 start = averaged.output
             nvt = self.nvt_for(temperature).make(start, potential=chosen)
-            analysis = analyze_md(
-                nvt.output, self.species, self.fit_window, self.write_density, nvt.uuid
+            analysis = analyze_run(
+                self.diffusion_maker(f"diffusion {temperature:g} K"), nvt
             )
-            analysis.name = f"diffusion {temperature:g} K"
             jobs += [nvt, analysis]
             analyses.append(analysis.output)
             if self.sequential:  # heating ramp: the next temperature starts from here
                 cell = nvt.output.structure
-        summary = summarise_conductivity(analyses, self.species, self.preset)
-        summary.name = "arrhenius"
+        summary = ArrheniusMaker(species=self.species, preset=self.preset).make(analyses)
         jobs.append(summary)
         return Flow(jobs, output=summary.output, name=self.name)
 
 
-def load_preset(preset: str) -> dict[str, Any]:
-    """Read a preset by name (shipped with the package) or from a YAML path."""
-    path = Path(preset).expanduser()
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        text = path.read_text()
-    else:
-        resource = resources.files("sse_flows").joinpath(f"{PRESET_DIR}/{preset}.yaml")
-        if not resource.is_file():
-            raise SpecError(
-                f"unknown conductivity preset '{preset}'; "
-                f"shipped: {', '.join(preset_names())}"
-            )
-        text = resource.read_text()
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise SpecError(f"preset '{preset}' must be a mapping")
-    return data
-
-
-def preset_names() -> list[str]:
-    """Names of the presets shipped with the package."""
-    folder = resources.files("sse_flows").joinpath(PRESET_DIR)
-    return sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+def analyze_run(maker: DiffusionMaker, md_job: Job) -> Job:
+    """Build the diffusion job of an MD job from the parts of its output it needs."""
+    output = md_job.output
+    return maker.make(
+        output.trajectory.path,
+        output.structure,
+        output.protocol["temperature"],
+        potential=output.potential,
+        trajectory_sha256=output.trajectory.sha256,
+        md_job=md_job.uuid,
     )

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from jobflow import Flow, Maker
 from pymatgen.core import Structure
 
-from sse_flows.makers import MDMaker, RelaxMaker
-from sse_flows.makers.base import PotentialInput
+from sse_flows.makers.base import PotentialField
+from sse_flows.makers.md import MDMaker
+from sse_flows.makers.relax import RelaxMaker
+from sse_flows.potentials import PotentialSpec
 
 
 @dataclass
-class RelaxMDMaker(Maker):
+class RelaxMDMaker(PotentialField, Maker):
     """relax -> MD on the relaxed structure.
 
     ``potential``, if set, is passed to both jobs as an argument; if None each job
@@ -20,11 +22,11 @@ class RelaxMDMaker(Maker):
     """
 
     name: str = "relax md"
-    potential: PotentialInput | None = None
+    potential: PotentialSpec | None = None
     relax_maker: RelaxMaker = field(default_factory=RelaxMaker)
     md_maker: MDMaker = field(default_factory=MDMaker)
 
-    def make(self, structure: Structure, potential: PotentialInput | None = None) -> Flow:
+    def make(self, structure: Structure, potential: PotentialSpec | None = None) -> Flow:
         """Return the two-job flow; its output is the MD document."""
         chosen = potential if potential is not None else self.potential
         relax = self.relax_maker.make(structure, potential=chosen)

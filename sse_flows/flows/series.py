@@ -17,8 +17,9 @@ import numpy as np
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
-from sse_flows.makers.base import PotentialInput
-from sse_flows.makers.ordering import EnumerateOrderingsMaker, OrderingMaker
+from sse_flows.flows.ordering import OrderingMaker
+from sse_flows.makers.base import SpecSection
+from sse_flows.makers.ordering import EnumerateOrderingsMaker
 from sse_flows.ordering.problem import smallest_valid_multiple
 from sse_flows.ordering.series import (
     PAPER000_EXCHANGE_FRACTIONS,
@@ -26,6 +27,11 @@ from sse_flows.ordering.series import (
     SeriesMember,
     anion_exchange_series,
     substitution_series,
+)
+from sse_flows.potentials import (
+    DEFAULT_POTENTIAL_NAME,
+    PotentialSpec,
+    optional_potential,
 )
 from sse_flows.structures.supercell import perpendicular_widths
 
@@ -56,7 +62,7 @@ def smallest_supercell(
 
 
 @dataclass
-class OrderingSeriesMaker(Maker):
+class OrderingSeriesMaker(SpecSection, Maker):
     """Order every member of a series with the same settings.
 
     ``supercell`` None picks, per member, the smallest diagonal cell (at least
@@ -98,7 +104,7 @@ class OrderingSeriesMaker(Maker):
     def paper000_anion_exchange(
         cls,
         host: Structure,
-        potential: PotentialInput | None = "chgnet",
+        potential: PotentialSpec | str | None = DEFAULT_POTENTIAL_NAME,
         fractions: Sequence[float] = PAPER000_EXCHANGE_FRACTIONS,
         keep: int = 4,
     ) -> tuple[OrderingSeriesMaker, list[SeriesMember]]:
@@ -109,7 +115,7 @@ class OrderingSeriesMaker(Maker):
         maker = cls(
             name="S/Cl exchange series",
             ordering_maker=OrderingMaker(
-                potential=potential,
+                potential=optional_potential(potential),
                 top=keep,
                 screen="never",
                 enumerate_maker=EnumerateOrderingsMaker(keep=keep),
@@ -122,7 +128,7 @@ class OrderingSeriesMaker(Maker):
         cls,
         host: Structure,
         supercell: list[int],
-        potential: PotentialInput | None = "chgnet",
+        potential: PotentialSpec | str | None = DEFAULT_POTENTIAL_NAME,
         amounts: Sequence[float] = PAPER000_NA_CONTENTS,
         keep: int = 200,
         top: int = 5,
@@ -135,7 +141,7 @@ class OrderingSeriesMaker(Maker):
             name="Na/Li substitution series",
             supercell=supercell,
             ordering_maker=OrderingMaker(
-                potential=potential,
+                potential=optional_potential(potential),
                 top=top,
                 screen="auto",
                 enumerate_maker=EnumerateOrderingsMaker(keep=keep),

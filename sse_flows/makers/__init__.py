@@ -1,4 +1,8 @@
-"""Job makers: one generic maker per task, taking the potential by name."""
+"""Job makers: thin ``@job`` wrappers over :mod:`sse_flows.calc` and the analyses.
+
+One generic maker per task takes the potential by name; flows are in
+:mod:`sse_flows.flows`.
+"""
 
 from sse_flows.makers.md import MDMaker
 from sse_flows.makers.mechanics import ElasticMaker, EOSMaker

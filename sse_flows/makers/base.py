@@ -1,45 +1,96 @@
-"""What every potential-driven maker shares: the potential field and its loading."""
+"""What every maker shares: spec validation, the potential field, the job directory."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from jobflow import Maker
+from pydantic import ConfigDict, GetCoreSchemaHandler
+from pydantic_core import CoreSchema
 from pymatgen.core import Structure
 
-from sse_flows.potentials import LoadedPotential, PotentialSpec, load_potential
+from sse_flows.documents import coerce
+from sse_flows.potentials import (
+    LoadedPotential,
+    PotentialSpec,
+    default_potential,
+    load_potential,
+)
 from sse_flows.provenance import RunProvenance
 from sse_flows.structures import require_ordered
 
-PotentialInput = str | dict[str, Any]
+
+class SpecSection:
+    """Mixin: the maker dataclass is itself the settings model of a spec section.
+
+    pydantic validates a spec's ``relax: {fmax: 0.01}`` into a ``RelaxMaker`` field by
+    field (unknown keys refused, types checked, nested makers too). jobflow's
+    ``Maker`` is MSONable, whose own pydantic schema accepts only serialised objects;
+    this restores the dataclass schema.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        """Validate as a dataclass (not as a serialised MSONable)."""
+        return handler(source)
+
+
+def as_potential(value: PotentialSpec | str | dict[str, Any]) -> PotentialSpec:
+    """Parse a potential given to a maker in Python (a name, a dict) once."""
+    return value if isinstance(value, PotentialSpec) else PotentialSpec.parse(value)
+
+
+class PotentialField(SpecSection):
+    """Mixin of makers with a ``potential`` field (job and flow makers alike).
+
+    A name given in Python (``potential="chgnet"``) becomes a spec here, once; a
+    maker read from a spec or the store holds a spec already.
+    """
+
+    potential: PotentialSpec | None
+
+    def __post_init__(self) -> None:
+        """Parse a potential given as a name or dict."""
+        if self.potential is not None:
+            self.potential = as_potential(self.potential)
+        parent = getattr(super(), "__post_init__", None)
+        if parent is not None:
+            parent()
 
 
 @dataclass
-class PotentialJobMaker(Maker):
+class PotentialJobMaker(PotentialField, Maker):
     """Base of makers whose job evaluates a potential on a structure.
 
-    ``potential`` is a registry name ('chgnet', 'sevennet:7net-l3i5') or a spec dict.
-    ``make(..., potential=...)`` overrides it, so a potential produced by an earlier
-    job (a fine-tuned checkpoint) can be passed as a job argument.
+    ``make(..., potential=...)`` overrides the field, so a potential produced by an
+    earlier job (a fine-tuned checkpoint) can be passed as a job argument.
     """
 
     #: resources its jobs need when submitted to a cluster (see sse_flows.cluster)
     resource_role: ClassVar[str] = "potential"
 
     name: str = "potential job"
-    potential: PotentialInput = "chgnet"
+    potential: PotentialSpec = field(default_factory=default_potential)
 
     def prepare(
-        self, structure: Structure, potential: PotentialInput | None
+        self, structure: Structure, potential: PotentialSpec | None
     ) -> tuple[LoadedPotential, RunProvenance]:
         """Check the structure, load the potential, and open the provenance record."""
         require_ordered(structure, what=f"'{self.name}'")
-        spec = PotentialSpec.parse(potential if potential is not None else self.potential)
+        spec = self.potential if potential is None else potential
+        if not isinstance(spec, PotentialSpec):  # a potential another job produced
+            spec = coerce(spec, PotentialSpec)
         loaded = load_potential(spec, elements=[el.symbol for el in structure.composition])
         inputs = {**asdict(self), "potential": spec.model_dump()}
-        provenance = RunProvenance.start(inputs, extra_packages=(loaded.family.package,))
+        provenance = RunProvenance.start(
+            inputs, extra_packages=(loaded.provenance.package,)
+        )
         return loaded, provenance
 
 

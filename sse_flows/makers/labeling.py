@@ -1,44 +1,41 @@
-"""DFT labeling: frames in, a validated dataset (documents + training files) out.
+"""The jobs of DFT labeling: one batch of frames, then the dataset.
 
-Frames are labeled in batches, one scheduler job per batch, so thousands of frames
-mean tens of jobs, not thousands. Inside a batch each frame runs in its own folder
-and leaves ``label.json`` when done: a killed batch job, rerun, skips those frames.
-A frame that fails (custodian gives up, SCF unconverged, labels fail validation) is
-recorded with its reason and kept out of the dataset; the flow completes only if the
-fraction of good frames reaches ``min_success_fraction``.
+Inside a batch each frame runs in its own folder and leaves ``label.json`` when done:
+a killed batch job, rerun, skips those frames. A frame that fails (custodian gives
+up, SCF unconverged, labels fail validation) is recorded with its reason and kept out
+of the dataset; the dataset job succeeds only if the fraction of good frames reaches
+``min_success_fraction``. The flow is :class:`sse_flows.flows.labeling.LabelingMaker`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from jobflow import Flow, Maker, job
+from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from sse_flows.dft.backends import get_backend
-from sse_flows.dft.documents import (
+from sse_flows.dft.export import write_deepmd, write_extxyz
+from sse_flows.dft.labels import LabeledFrame
+from sse_flows.dft.presets import DftPreset, DftPresetError, load_dft_preset
+from sse_flows.dft.validation import FrameChecks, validated
+from sse_flows.documents import (
     DatasetFiles,
     FailedFrame,
     LabelBatchOutput,
     LabeledDataset,
-    LabeledFrame,
+    coerce,
 )
-from sse_flows.dft.export import write_deepmd, write_extxyz
-from sse_flows.dft.presets import DftPreset, DftPresetError, load_dft_preset
-from sse_flows.dft.validation import FrameChecks, validated
 from sse_flows.errors import SSEFlowsError
-from sse_flows.makers.base import current_job_dir
+from sse_flows.makers.base import SpecSection, current_job_dir
 from sse_flows.provenance import RunProvenance
 from sse_flows.settings import get_settings
-from sse_flows.structures import require_ordered
 
 
 class LabelingThresholdError(SSEFlowsError):
@@ -80,7 +77,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 @dataclass
-class LabelBatchMaker(Maker):
+class LabelBatchMaker(SpecSection, Maker):
     """Label one batch of frames with one DFT code and preset, frame after frame."""
 
     resource_role: ClassVar[str] = "dft"
@@ -151,15 +148,31 @@ class LabelBatchMaker(Maker):
         return frame
 
 
-def _as_batch(value: Any) -> LabelBatchOutput:
-    """Return a batch output from the model or the store's dict."""
-    if isinstance(value, LabelBatchOutput):
-        return value
-    return LabelBatchOutput.model_validate(value)
+@dataclass
+class DatasetMaker(SpecSection, Maker):
+    """Gather the labeled batches into one dataset, or fail below the threshold."""
+
+    resource_role: ClassVar[str] = "cpu"  # writes beside the DFT frame folders
+
+    name: str = "dataset"
+    min_success_fraction: float = 0.9
+    export_deepmd: bool = True
+
+    @job(output_schema=LabeledDataset)
+    def make(
+        self, batches: list[Any], batch_uuids: list[str] | None = None
+    ) -> LabeledDataset:
+        """Gather the batches' good frames into the dataset."""
+        return build_dataset(
+            batches,
+            self.name,
+            self.min_success_fraction,
+            self.export_deepmd,
+            batch_uuids,
+        )
 
 
-@job
-def collect_dataset(
+def build_dataset(
     batches: list[Any],
     name: str,
     min_success_fraction: float,
@@ -171,7 +184,7 @@ def collect_dataset(
     Every frame (failed ones too) is written to ``frames.json`` before the threshold
     is applied, so a dataset that falls short loses nothing.
     """
-    outputs = [_as_batch(b) for b in batches]
+    outputs = [coerce(b, LabelBatchOutput) for b in batches]
     frames = sorted((f for out in outputs for f in out.frames), key=lambda f: f.index)
     good = [f for f in frames if f.ok]
     folder = current_job_dir(get_settings().work_dir / "datasets", fallback=name)
@@ -230,61 +243,3 @@ def collect_dataset(
             extra_packages=("dpdata",),
         ).finish(),
     )
-
-
-@dataclass
-class LabelingMaker(Maker):
-    """Label frames with DFT: batches of static calculations, then one dataset.
-
-    ``preset``: a shipped DFT preset (``cp2k-pbe-small``, ``vasp-mp-pbe``,
-    ``vasp-paper000``, ``vasp-paper001-scan``) or a preset YAML file; None takes the
-    code's default (cp2k-pbe-small, vasp-mp-pbe). ``code``, if given, must match the
-    preset's. ``frames_per_job`` sets the batch size;
-    ``max_jobs``, if set, caps the number of batch jobs instead.
-    """
-
-    name: str = "dft labeling"
-    preset: str | None = None
-    code: str | None = None
-    frames_per_job: int = 20
-    max_jobs: int | None = None
-    min_success_fraction: float = 0.9
-    export_deepmd: bool = True
-    batch_maker: LabelBatchMaker = field(default_factory=LabelBatchMaker)
-
-    def batch_size(self, n_frames: int) -> int:
-        """Frames per batch job for ``n_frames`` frames."""
-        size = max(1, self.frames_per_job)
-        if self.max_jobs:
-            size = max(size, math.ceil(n_frames / self.max_jobs))
-        return size
-
-    def make(self, frames: Sequence[Structure]) -> Flow:
-        """One labeling job per batch and a final dataset job."""
-        if not frames:
-            raise ValueError("No frames to label.")
-        if not 0.0 <= self.min_success_fraction <= 1.0:
-            raise ValueError("min_success_fraction must lie in [0, 1].")
-        preset = resolve_preset(self.preset, self.code)
-        for index, frame in enumerate(frames):
-            require_ordered(frame, what=f"DFT labeling (frame {index})")
-        # the jobs carry the settings themselves: a preset file need not exist where
-        # they run, and the store alone holds what was computed
-        maker = replace(self.batch_maker, preset=preset.model_dump(), code=preset.code)
-        size = self.batch_size(len(frames))
-        starts = range(0, len(frames), size)
-        jobs = []
-        for batch, start in enumerate(starts):
-            chunk = list(frames[start : start + size])
-            label = maker.make(chunk, list(range(start, start + len(chunk))), batch)
-            label.name = f"{maker.name} {batch + 1}/{len(starts)}"
-            jobs.append(label)
-        collect = collect_dataset(
-            [j.output for j in jobs],
-            self.name,
-            self.min_success_fraction,
-            self.export_deepmd,
-            [j.uuid for j in jobs],
-        )
-        collect.name = f"{self.name} dataset"
-        return Flow([*jobs, collect], output=collect.output, name=self.name)

@@ -1,34 +1,46 @@
-"""Ordering of disordered structures as jobs: Ewald stage, potential screen, relaxations.
+"""The jobs of the ordering flow: Ewald stage, potential screen, relaxations, ranking.
 
-``OrderingMaker`` builds the flow: enumerate and rank by Ewald energy, screen the kept
-candidates with single points of the potential when Ewald cannot rank them (isovalent
-Na/Li, Cl/Br, In/Y mixing, as the papers did), relax the ``top`` best, rank by relaxed
-energy per atom. Candidate structures go to the ``data`` store; documents keep the
-energies and counts.
+The flow is :class:`sse_flows.flows.ordering.OrderingMaker`. Candidate structures go
+to the ``data`` store; documents keep the energies and counts.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from jobflow import Flow, Job, Maker, OnMissing, job
+from jobflow import Maker, job
 from pymatgen.core import Structure
 
-from sse_flows.makers.base import PotentialInput, PotentialJobMaker
+from sse_flows.calc.relax import relax
+from sse_flows.calc.static import static
+from sse_flows.documents import (
+    CandidateEntry,
+    OrderingDocument,
+    RelaxOutput,
+    StructureSummary,
+    SupercellReport,
+    coerce,
+)
+from sse_flows.makers.base import PotentialJobMaker, SpecSection
 from sse_flows.makers.relax import RelaxMaker
-from sse_flows.ordering.documents import CandidateEntry, OrderingDocument, SupercellReport
 from sse_flows.ordering.problem import OrderingError
 from sse_flows.ordering.search import MAX_ENUMERATE, search_orderings
+from sse_flows.potentials import PotentialSpec
 from sse_flows.provenance import RunProvenance
-from sse_flows.schemas import RelaxOutput, StructureSummary
 from sse_flows.structures import to_atoms
 
 
+def relax_candidate_default() -> RelaxMaker:
+    """Relax loosely and keep an unconverged cell (for ranking, not final numbers)."""
+    return RelaxMaker(
+        name="relax ordering", fmax=0.05, max_steps=300, require_convergence=False
+    )
+
+
 @dataclass
-class EnumerateOrderingsMaker(Maker):
+class EnumerateOrderingsMaker(SpecSection, Maker):
     """Symmetry-distinct orderings of a disordered structure, ranked by Ewald energy.
 
     Give ``supercell`` (3 ints or a 3x3 matrix) or ``n_atoms`` (all supercell shapes
@@ -122,18 +134,17 @@ class ScreenOrderingsMaker(PotentialJobMaker):
     def make(
         self,
         document: OrderingDocument | dict[str, Any],
-        potential: PotentialInput | None = None,
+        potential: PotentialSpec | None = None,
     ) -> OrderingDocument:
         """Evaluate every candidate once and sort by energy per atom."""
-        doc = _as_document(document)
+        doc = coerce(document, OrderingDocument)
         if self.mode == "never" or (self.mode == "auto" and not doc.ewald_degenerate):
             return doc
         loaded, provenance = self.prepare(doc.structures[0], potential)
-        energies = []
-        for structure in doc.structures:
-            atoms = to_atoms(structure)
-            atoms.calc = loaded.calculator
-            energies.append(float(atoms.get_potential_energy()) / len(atoms))
+        energies = [
+            static(to_atoms(structure), loaded.calculator).energy / len(structure)
+            for structure in doc.structures
+        ]
         order = np.argsort(energies, kind="stable")
         candidates, structures = [], []
         for rank, index in enumerate(order):
@@ -154,33 +165,34 @@ class ScreenOrderingsMaker(PotentialJobMaker):
 
 
 @dataclass
-class RelaxCandidateMaker(Maker):
+class RelaxCandidateMaker(PotentialJobMaker):
     """Relax candidate ``index`` of an ordering document (None when there is none).
 
     One static job per rank keeps the flow fixed when it is built, so a killed run
     resumes job by job; a cell with fewer candidates than ``top`` leaves the extra
-    jobs with nothing to do.
+    jobs with nothing to do. The relaxation's settings are ``relax_maker``'s.
     """
 
-    resource_role: ClassVar[str] = "potential"
-
     name: str = "relax candidate"
-    relax_maker: RelaxMaker = field(default_factory=lambda: _relax_default())
+    relax_maker: RelaxMaker = field(default_factory=relax_candidate_default)
 
     @job
     def make(
         self,
         document: OrderingDocument | dict[str, Any],
         index: int,
-        potential: PotentialInput | None = None,
+        potential: PotentialSpec | None = None,
     ) -> RelaxOutput | None:
         """Relax one candidate with the relax maker's settings."""
-        doc = _as_document(document)
+        doc = coerce(document, OrderingDocument)
         if index >= len(doc.structures):
             return None
-        relax = self.relax_maker.make.original  # type: ignore[attr-defined]
-        result: RelaxOutput = relax(self.relax_maker, doc.structures[index], potential)
-        return result
+        structure = doc.structures[index]
+        loaded, provenance = self.prepare(structure, potential)
+        result = relax(to_atoms(structure), loaded.calculator, self.relax_maker)
+        return RelaxOutput.from_relaxation(
+            result, structure, loaded, provenance, self.relax_maker.symprec
+        )
 
 
 def _reranked(
@@ -205,19 +217,28 @@ def _reranked(
     )
 
 
-def _as_document(document: OrderingDocument | dict[str, Any]) -> OrderingDocument:
-    if isinstance(document, OrderingDocument):
-        return document
-    return OrderingDocument.model_validate(document)
+@dataclass
+class RankOrderingsMaker(SpecSection, Maker):
+    """Rank relaxed candidates by energy per atom; failed relaxations are reported."""
+
+    resource_role: ClassVar[str] = "analysis"
+
+    name: str = "rank orderings"
+
+    @job(output_schema=OrderingDocument, data="structures")
+    def make(
+        self,
+        document: OrderingDocument | dict[str, Any],
+        relaxed: list[RelaxOutput | dict[str, Any] | None],
+    ) -> OrderingDocument:
+        """Put the relaxed cells first, best first; the others after, as they were."""
+        return rank_relaxed(coerce(document, OrderingDocument), relaxed)
 
 
-@job(output_schema=OrderingDocument, data="structures")
 def rank_relaxed(
-    document: OrderingDocument | dict[str, Any],
-    relaxed: list[RelaxOutput | dict[str, Any] | None],
+    doc: OrderingDocument, relaxed: list[RelaxOutput | dict[str, Any] | None]
 ) -> OrderingDocument:
     """Rank relaxed candidates by energy per atom; failed relaxations are reported."""
-    doc = _as_document(document)
     relaxed = relaxed[: len(doc.candidates)]  # jobs beyond the candidates had none
     provenance = RunProvenance.start({"n_relaxed": len(relaxed)})
     done: list[tuple[float, int, RelaxOutput]] = []
@@ -226,11 +247,7 @@ def rank_relaxed(
         if output is None:
             entries[i].relax_error = "relaxation job failed (see its job in the store)"
             continue
-        out = (
-            output
-            if isinstance(output, RelaxOutput)
-            else RelaxOutput.model_validate(output)
-        )
+        out = coerce(output, RelaxOutput)
         entries[i].relaxed_energy_eV_atom = out.energy_per_atom
         entries[i].relax_converged = out.converged
         entries[i].spacegroup_relaxed = out.spacegroup_final
@@ -270,51 +287,3 @@ def rank_relaxed(
         notes=notes,
         provenance=provenance.finish(),
     )
-
-
-def _relax_default() -> RelaxMaker:
-    return RelaxMaker(
-        name="relax ordering", fmax=0.05, max_steps=300, require_convergence=False
-    )
-
-
-@dataclass
-class OrderingMaker(Maker):
-    """Disordered structure -> ranked ordered cells -> the ``top`` relaxed with a potential.
-
-    ``potential=None`` stops after the Ewald stage. ``screen``: 'auto' screens with
-    single points only when Ewald energies are degenerate (isovalent mixing).
-    """
-
-    name: str = "ordering"
-    potential: PotentialInput | None = "chgnet"
-    top: int = 5
-    screen: Literal["auto", "always", "never"] = "auto"
-    enumerate_maker: EnumerateOrderingsMaker = field(
-        default_factory=EnumerateOrderingsMaker
-    )
-    screen_maker: ScreenOrderingsMaker = field(default_factory=ScreenOrderingsMaker)
-    relax_maker: RelaxMaker | None = field(default_factory=_relax_default)
-
-    def make(self, structure: Structure, series: dict[str, Any] | None = None) -> Flow:
-        """Build the ordering flow for one disordered structure."""
-        enumerate_job = self.enumerate_maker.make(structure, series=series)
-        jobs: list[Flow | Job] = [enumerate_job]
-        current = enumerate_job.output
-        if self.potential is not None:
-            screen_maker = dataclasses.replace(self.screen_maker, mode=self.screen)
-            screen_job = screen_maker.make(current, potential=self.potential)
-            jobs.append(screen_job)
-            current = screen_job.output
-            if self.relax_maker is not None and self.top > 0:
-                relax_maker = RelaxCandidateMaker(relax_maker=self.relax_maker)
-                relax_jobs = []
-                for index in range(self.top):
-                    relax_job = relax_maker.make(current, index, potential=self.potential)
-                    relax_job.name = f"{self.relax_maker.name} candidate {index}"
-                    relax_jobs.append(relax_job)
-                rank_job = rank_relaxed(current, [j.output for j in relax_jobs])
-                rank_job.config.on_missing_references = OnMissing.NONE
-                jobs += [*relax_jobs, rank_job]
-                current = rank_job.output
-        return Flow(jobs, output=current, name=self.name)

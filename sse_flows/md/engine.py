@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from sse_flows.md.guards import check_energy, check_frame
 from sse_flows.md.integrators import build_dynamics, capture_state, restore_state
 from sse_flows.md.protocol import MDProtocol
 from sse_flows.md.trajectory import TrajectoryWriter
+from sse_flows.quiet import harmless
 
 CHECKPOINT_VERSION = 1
 CHECKPOINT_FILE = "checkpoint.pkl"
@@ -206,8 +206,7 @@ def run_md(
 
     step = start_step
     # CHGNet converts Atoms to a Structure every step and warns about FixCom each time.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian")
+    with harmless("fix-atoms"):
         try:
             check_energy(atoms.get_potential_energy(), step, protocol)
             while step < total:

@@ -1,7 +1,9 @@
-"""Resolve a potential name to an ASE calculator, with checks and provenance.
+"""Resolve a potential to an ASE calculator, with checks and provenance.
 
 The order of checks is the order of what a user must fix: a known name, an installed
 package, weights on disk, a usable device, then elements covered by the model.
+
+Which families exist is :mod:`sse_flows.potentials.catalog`'s business.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ase.calculators.calculator import Calculator
 
@@ -19,12 +22,13 @@ from sse_flows.errors import (
     CheckpointNotFoundError,
     PotentialError,
     PotentialNotInstalledError,
-    UnknownPotentialError,
     UnsupportedElementError,
 )
-from sse_flows.potentials.families import FAMILIES, PotentialFamily
+from sse_flows.potentials.catalog import families
+from sse_flows.potentials.family import EnergyReference, PotentialFamily
 from sse_flows.potentials.spec import PotentialSpec
 from sse_flows.provenance import PotentialProvenance, package_version, sha256_of
+from sse_flows.quiet import harmless
 from sse_flows.settings import SSEFlowsSettings, get_settings
 
 
@@ -38,6 +42,11 @@ class LoadedPotential:
     elements: frozenset[str]
     provenance: PotentialProvenance
 
+    @property
+    def energy_reference(self) -> EnergyReference:
+        """The label scheme of the model's training energies."""
+        return self.spec.resolved_energy_reference
+
     def check_elements(self, symbols: Iterable[str]) -> None:
         """Raise UnsupportedElementError if any symbol is outside the model's coverage."""
         missing = sorted(set(symbols) - self.elements)
@@ -49,18 +58,8 @@ class LoadedPotential:
             )
 
 
-def get_family(name: str) -> PotentialFamily:
-    """Return the family for a registry name or alias."""
-    key = name.lower()
-    for family in FAMILIES.values():
-        if key == family.name or key in family.aliases:
-            return family
-    raise UnknownPotentialError(
-        f"Unknown potential '{name}'. Known: {', '.join(sorted(FAMILIES))}."
-    )
-
-
-def _install_hint(family: PotentialFamily) -> str:
+def install_hint(family: PotentialFamily) -> str:
+    """How to install a family's package."""
     if not family.extra:
         return "pip install sse-flows"
     hint = f"pip install 'sse-flows[{family.extra}]' -c constraints.txt"
@@ -72,19 +71,18 @@ def require_installed(family: PotentialFamily) -> None:
     if not family.installed():
         raise PotentialNotInstalledError(
             f"Potential '{family.name}' needs the Python package '{family.package}', "
-            f"which is not installed. Install it with: {_install_hint(family)}"
+            f"which is not installed. Install it with: {install_hint(family)}"
         )
 
 
-def check_available(potential: PotentialSpec | str | dict) -> PotentialSpec:
+def check_available(potential: PotentialSpec) -> PotentialSpec:
     """Fail fast, before any work, if a potential's package or weights are missing.
 
     Element coverage needs the model loaded and is checked when a job runs.
     """
-    spec = PotentialSpec.parse(potential)
-    require_installed(get_family(spec.name))
-    resolve_checkpoint(spec)
-    return spec
+    require_installed(potential.family)
+    resolve_checkpoint(potential)
+    return potential
 
 
 def resolve_checkpoint(
@@ -92,30 +90,32 @@ def resolve_checkpoint(
 ) -> tuple[str | None, Path | None]:
     """Return (checkpoint label, weights path) without loading anything.
 
-    A checkpoint that looks like a path must exist; a name must be found on disk in
-    one of the family's known places. Nothing is downloaded.
+    A checkpoint that is a path must exist; a name must be found on disk in one of
+    the family's known places. Nothing is downloaded.
     """
     settings = settings or get_settings()
-    family = get_family(spec.name)
+    family = spec.family
     name = spec.checkpoint or family.default_checkpoint
+    if not family.needs_weights():
+        if family.name == "calculator" and not name:
+            raise PotentialError(
+                "The 'calculator' potential needs an import path: "
+                "calculator:ase.calculators.lj.LennardJones"
+            )
+        return name, None
     if name is None:
-        if family.name == "emt":
-            return None, None
+        suffix = family.checkpoint_suffixes[0] if family.checkpoint_suffixes else ""
         raise CheckpointNotFoundError(
             f"Potential '{family.name}' needs a model file: set `checkpoint: /path/to/"
-            f"model{family.checkpoint_suffixes[0] if family.checkpoint_suffixes else ''}`."
+            f"model{suffix}` (or --potential {family.name}:/path/to/model{suffix})."
         )
-    as_path = Path(name).expanduser()
-    looks_like_path = (
-        "/" in name or as_path.suffix in family.checkpoint_suffixes or name.endswith(".tar")
-    )
-    if looks_like_path:
-        if not as_path.exists():
+    if family.is_path(name):
+        path = Path(name).expanduser()
+        if not path.exists():
             raise CheckpointNotFoundError(
-                f"Checkpoint file for '{family.name}' not found: {as_path}. Check the path "
-                "(relative paths are taken from the working directory of the job)."
+                f"Checkpoint file for '{family.name}' not found: {path}. Check the path."
             )
-        return str(as_path), as_path.resolve()
+        return str(path), path.resolve()
     for candidate in family.candidates(name, settings):
         if candidate.exists():
             return name, candidate
@@ -154,24 +154,23 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_potential(
-    spec: PotentialSpec | str | dict,
+    spec: PotentialSpec,
     elements: Iterable[str] | None = None,
     settings: SSEFlowsSettings | None = None,
 ) -> LoadedPotential:
     """Resolve and load a potential, checking it covers ``elements``.
 
-    Loaded models are cached per process, keyed by family, weights path, device and
+    Loaded models are cached per process, keyed by family, weights, device and
     options, so a flow of many jobs in one process loads each model once.
     """
-    spec = PotentialSpec.parse(spec)
     settings = settings or get_settings()
-    family = get_family(spec.name)
+    family = spec.family
     require_installed(family)
     label, path = resolve_checkpoint(spec, settings)
     device = resolve_device(spec.device, settings) if family.needs_torch else "cpu"
     key = (
         family.name,
-        str(path) if path else None,
+        str(path) if path else label,
         device,
         repr(sorted(spec.options.items())),
     )
@@ -180,6 +179,16 @@ def load_potential(
         if loaded is None:
             loaded = _build(family, spec, label, path, device)
             _CACHE[key] = loaded
+    if loaded.spec != spec:  # same model, another energy_reference statement
+        loaded = LoadedPotential(
+            spec=spec,
+            family=family,
+            calculator=loaded.calculator,
+            elements=loaded.elements,
+            provenance=loaded.provenance.model_copy(
+                update={"energy_reference": spec.resolved_energy_reference}
+            ),
+        )
     if elements is not None:
         loaded.check_elements(elements)
     return loaded
@@ -198,6 +207,19 @@ def _torch_dtype_kept() -> Iterator[None]:
             torch.set_default_dtype(dtype or torch.float32)
 
 
+def _quiet_calculations(calculator: Calculator, names: tuple[str, ...]) -> None:
+    """Silence the family's known-harmless warnings where they arise: in calculate."""
+    if not names:
+        return
+    calculate = calculator.calculate
+
+    def quiet_calculate(*args: Any, **kwargs: Any) -> Any:
+        with harmless(*names):
+            return calculate(*args, **kwargs)
+
+    calculator.calculate = quiet_calculate  # type: ignore[method-assign]
+
+
 def _build(
     family: PotentialFamily,
     spec: PotentialSpec,
@@ -206,24 +228,27 @@ def _build(
     device: str,
 ) -> LoadedPotential:
     try:
-        with _torch_dtype_kept():
-            calculator = family.build(path, device, dict(spec.options))
+        with _torch_dtype_kept(), harmless(*family.harmless_warnings):
+            calculator = family.build(label, path, device, dict(spec.options))
+        _quiet_calculations(calculator, family.harmless_warnings)
     except (ImportError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
         note = f" Note: {family.notes}." if family.notes else ""
         raise PotentialError(
-            f"Loading potential '{spec.label()}' from {path} failed: "
+            f"Loading potential '{spec.label()}' from {path or label} failed: "
             f"{type(exc).__name__}: {exc}.{note}"
         ) from exc
+    package = family.package_version_name(label)
     provenance = PotentialProvenance(
         name=family.name,
         checkpoint=label,
         checkpoint_path=str(path) if path else None,
         checkpoint_sha256=sha256_of(path) if path else None,
-        package=family.package,
-        package_version=package_version(family.package),
+        package=package,
+        package_version=package_version(package),
         torch_version=package_version("torch") if family.needs_torch else None,
         device=device,
         options=dict(spec.options),
+        energy_reference=spec.resolved_energy_reference,
     )
     return LoadedPotential(
         spec=spec,
@@ -251,13 +276,14 @@ class Availability:
     default_checkpoint: str | None
     description: str
     install_hint: str
+    energy_reference: str
 
 
 def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]:
     """Report each family: package installed, and which named checkpoints are on disk."""
     settings = settings or get_settings()
     rows = []
-    for family in FAMILIES.values():
+    for family in families().values():
         installed = family.installed()
         checkpoints = {
             name: installed and any(p.exists() for p in family.candidates(name, settings))
@@ -271,7 +297,8 @@ def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]
                 checkpoints=checkpoints,
                 default_checkpoint=family.default_checkpoint,
                 description=family.description,
-                install_hint=_install_hint(family),
+                install_hint=install_hint(family),
+                energy_reference=family.energy_reference(None, {}),
             )
         )
     return rows

@@ -8,6 +8,7 @@ from sse_flows.thermo.corrections import (
     CorrectionsRecord,
     EntryCorrection,
     apply_corrections,
+    decide_corrections,
     mp2020_anion_values,
 )
 from sse_flows.thermo.hull import (
@@ -43,6 +44,7 @@ __all__ = [
     "WindowResult",
     "analyze_hull",
     "apply_corrections",
+    "decide_corrections",
     "electrochemical_window",
     "make_entry",
     "missing_phases",

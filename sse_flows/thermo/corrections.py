@@ -1,4 +1,11 @@
-"""Optional Materials-Project-2020 anion corrections, applied explicitly and recorded.
+"""Materials-Project-2020 anion corrections, applied where the model's energies lack them.
+
+Whether to correct depends on what the model learned (its energy reference, see
+:mod:`sse_flows.potentials.family`): CHGNet learned MP2020-corrected energies, so
+correcting its energies counts the corrections twice; models that learned raw
+MP-compatible PBE(+U) energies (SevenNet-0, MACE-MP-0, M3GNet-MP, ...) lack them.
+:func:`decide_corrections` makes that choice for ``auto`` and says why; a user can
+force ``none`` or ``mp2020_anion``, and the record says what was asked and applied.
 
 Why not ``MaterialsProject2020Compatibility`` itself: for entries not computed by VASP
 it needs a run type and POTCAR data it cannot check, it guesses oxidation states
@@ -25,8 +32,8 @@ from pymatgen.entries.computed_entries import ComputedEntry, ConstantEnergyAdjus
 from sse_flows.provenance import package_version, sha256_of
 from sse_flows.thermo.hull import StabilityError
 
-CorrectionScheme = Literal["none", "mp2020_anion"]
-SCHEMES: tuple[str, ...] = ("none", "mp2020_anion")
+CorrectionScheme = Literal["auto", "none", "mp2020_anion"]
+SCHEMES: tuple[str, ...] = ("auto", "none", "mp2020_anion")
 
 #: MP2020 composition corrections that are per anion element (oxide types aside).
 _ANION_KEYS = ("S", "F", "Cl", "Br", "I", "N", "Se", "Si", "Sb", "Te", "H")
@@ -49,9 +56,14 @@ class EntryCorrection(BaseModel):
 
 
 class CorrectionsRecord(BaseModel):
-    """Which corrections were applied, from which file, by which pymatgen."""
+    """Which corrections were asked for and applied, why, from which file."""
 
-    scheme: str = Field(description="'none' or 'mp2020_anion'.")
+    scheme: str = Field(description="Applied: 'none' or 'mp2020_anion'.")
+    requested: str = Field("none", description="Asked for: auto, none or mp2020_anion.")
+    energy_reference: str | None = Field(
+        None, description="Label scheme of the potential's training energies."
+    )
+    reason: str = Field("", description="Why this scheme was applied.")
     values_eV_atom: dict[str, float] = Field(
         default_factory=dict, description="Correction per anion atom by element, eV."
     )
@@ -123,24 +135,67 @@ def correction_for(
     return {s: values[s] for s, q in states.items() if q < 0 and s in values}, states
 
 
+def decide_corrections(requested: str, energy_reference: str | None) -> tuple[str, str]:
+    """Return the scheme to apply and why, from what was asked and what the model learned.
+
+    ``auto`` applies MP2020 anion corrections only to energies of a model that learned
+    raw MP-compatible PBE(+U) energies (``raw-pbe``); ``none`` and ``mp2020_anion`` are
+    applied as asked, with a warning in the reason when that counts corrections twice.
+    """
+    if requested not in SCHEMES:
+        raise StabilityError(
+            f"Unknown corrections scheme '{requested}'. Use one of: {', '.join(SCHEMES)}."
+        )
+    reference = energy_reference or "unknown"
+    if requested == "none":
+        return "none", "asked for: no corrections"
+    if requested == "mp2020_anion":
+        if reference == "mp2020-corrected":
+            return "mp2020_anion", (
+                "asked for, although the potential learned MP2020-corrected energies: "
+                "the anion corrections are counted twice"
+            )
+        return "mp2020_anion", f"asked for (potential energies: {reference})"
+    if reference == "raw-pbe":
+        return "mp2020_anion", (
+            "auto: the potential learned raw MP-compatible PBE(+U) energies, which lack "
+            "MP2020's anion corrections"
+        )
+    if reference == "mp2020-corrected":
+        return "none", (
+            "auto: the potential learned MP2020-corrected energies, so the corrections "
+            "are in its energies already"
+        )
+    if reference in ("unknown", "none"):
+        return "none", (
+            f"auto: the potential's energy reference is {reference}; no corrections "
+            "(state it with the potential's energy_reference to have them applied)"
+        )
+    return "none", f"auto: MP2020 corrections do not apply to {reference} energies"
+
+
 def apply_corrections(
     entries: list[ComputedEntry],
     scheme: str = "none",
     oxidation_states: dict[str, float] | None = None,
+    energy_reference: str | None = None,
 ) -> tuple[list[ComputedEntry], CorrectionsRecord]:
     """Return corrected copies of ``entries`` and the record of what was applied.
 
-    ``scheme='none'`` (the default) returns the entries unchanged: energies of one
-    potential are compared among themselves.
+    ``scheme`` is what is asked for (see :func:`decide_corrections`); with ``none``
+    the entries are returned unchanged.
     """
-    if scheme not in SCHEMES:
-        raise StabilityError(
-            f"Unknown corrections scheme '{scheme}'. Use one of: {', '.join(SCHEMES)}."
-        )
+    requested = scheme
+    scheme, reason = decide_corrections(requested, energy_reference)
+    decision = {
+        "requested": requested,
+        "energy_reference": energy_reference,
+        "reason": reason,
+    }
     version = package_version("pymatgen")
     if scheme == "none":
         return list(entries), CorrectionsRecord(
-            scheme="none", pymatgen_version=version, rule="no corrections"
+            scheme="none", pymatgen_version=version, rule="no corrections", **decision
         )
     out: list[ComputedEntry] = []
     applied: list[EntryCorrection] = []
@@ -174,6 +229,7 @@ def apply_corrections(
     path = mp2020_yaml_path()
     return out, CorrectionsRecord(
         scheme=scheme,
+        **decision,
         values_eV_atom=mp2020_anion_values(),
         source_file=str(path),
         source_sha256=sha256_of(path),

@@ -8,7 +8,7 @@ from sse_flows.flows.paper_tables.maker import (
 from sse_flows.flows.paper_tables.recipes import (
     TablePreset,
     TableRecipe,
-    load_preset,
+    table_preset,
     table_recipe,
 )
 from sse_flows.flows.paper_tables.run import TableRun, run_table_flow
@@ -25,10 +25,10 @@ __all__ = [
     "TablePropertiesMaker",
     "TableRecipe",
     "TableRun",
-    "load_preset",
     "parse_structure_args",
     "resolve_structures",
     "run_table_flow",
+    "table_preset",
     "table_recipe",
     "weights_missing",
 ]

@@ -23,14 +23,16 @@ from typing import Any
 from jobflow import Flow, Job, Maker, OnMissing, Response, job
 from pymatgen.core import Structure
 
+from sse_flows.documents import OrderingDocument, coerce
 from sse_flows.errors import CheckpointNotFoundError, PotentialNotInstalledError
-from sse_flows.flows.conductivity import ConductivityMaker
+from sse_flows.flows.conductivity import ConductivityMaker, analyze_run
+from sse_flows.flows.ordering import OrderingMaker
 from sse_flows.flows.paper_tables.recipes import (
     RelaxSettings,
     TablePreset,
     TableRecipe,
     check_preset,
-    load_preset,
+    table_preset,
     table_recipe,
 )
 from sse_flows.flows.paper_tables.structures import (
@@ -39,24 +41,20 @@ from sse_flows.flows.paper_tables.structures import (
     available_structures,
     resolve_structures,
 )
-from sse_flows.makers.base import PotentialInput
+from sse_flows.flows.stability import StabilityMaker
+from sse_flows.makers.base import PotentialField
 from sse_flows.makers.mechanics import ElasticMaker
-from sse_flows.makers.ordering import EnumerateOrderingsMaker, OrderingMaker
+from sse_flows.makers.ordering import EnumerateOrderingsMaker
 from sse_flows.makers.relax import RelaxMaker
-from sse_flows.makers.stability import (
-    CompetingPhase,
-    StabilityAnalysisMaker,
-    StabilityMaker,
-    prototype_phases,
-)
-from sse_flows.makers.transport import analyze_md, summarise_conductivity
-from sse_flows.ordering.documents import OrderingDocument
-from sse_flows.potentials import PotentialSpec, check_available
+from sse_flows.makers.stability import StabilityAnalysisMaker
+from sse_flows.makers.transport import ArrheniusMaker
+from sse_flows.potentials import PotentialSpec, check_available, default_potential
 from sse_flows.query import formula_key
 from sse_flows.tables import NO_WEIGHTS
+from sse_flows.thermo.phases import CompetingPhase, prototype_phases
 
 
-def weights_missing(potential: PotentialInput) -> str | None:
+def weights_missing(potential: PotentialSpec) -> str | None:
     """Why the potential cannot run here (package or weights missing), or None.
 
     An unknown name is a mistake, not a missing download: it raises.
@@ -80,14 +78,11 @@ def _relax(name: str, settings: RelaxSettings, **extra: Any) -> RelaxMaker:
 
 def best_structure(value: Any) -> Structure:
     """Return the ordered cell of a Structure, an ordering document or its dict."""
-    if isinstance(value, Structure):
-        return value
     if isinstance(value, OrderingDocument):
         return value.lowest
     if isinstance(value, dict) and "lowest" in value:
-        lowest = value["lowest"]
-        return lowest if isinstance(lowest, Structure) else Structure.from_dict(lowest)
-    return Structure.from_dict(value)
+        return coerce(value["lowest"], Structure)
+    return coerce(value, Structure)
 
 
 def conductivity_flow(
@@ -107,12 +102,13 @@ def conductivity_flow(
     for species in extra_species:
         analyses = []
         for nvt in nvt_jobs:
-            analysis = analyze_md(nvt.output, species, maker.fit_window, False, nvt.uuid)
-            analysis.name = f"diffusion {'+'.join(species)} {nvt.name.removeprefix('nvt ')}"
+            name = f"diffusion {'+'.join(species)} {nvt.name.removeprefix('nvt ')}"
+            analysis = analyze_run(maker.diffusion_maker(name, species), nvt)
             jobs.append(analysis)
             analyses.append(analysis.output)
-        summary = summarise_conductivity(analyses, species, maker.preset)
-        summary.name = f"arrhenius {'+'.join(species)}"
+        summary = ArrheniusMaker(
+            name=f"arrhenius {'+'.join(species)}", species=species, preset=maker.preset
+        ).make(analyses)
         jobs.append(summary)
         outputs.append(summary.output)
     return Flow(jobs, output=outputs, name=main.name)
@@ -177,7 +173,7 @@ def properties_of_ordered(
 
 
 @dataclass
-class PaperTableMaker(Maker):
+class PaperTableMaker(PotentialField, Maker):
     """Everything a paper table needs for one potential, with a named preset.
 
     ``table``: a table name with a recipe (``paper000-table1`` ... ``paper003-tableS5``);
@@ -191,7 +187,7 @@ class PaperTableMaker(Maker):
     name: str = "paper table"
     table: str = "paper000-table2"
     preset: str = "small"
-    potential: PotentialInput = "chgnet"
+    potential: PotentialSpec = field(default_factory=default_potential)
     formulas: list[str] | None = None
     recipe_file: str | None = None
 
@@ -204,13 +200,12 @@ class PaperTableMaker(Maker):
     @property
     def label(self) -> str:
         """``table preset potential`` for flow names and run records."""
-        potential = PotentialSpec.parse(self.potential).label()
-        return f"{self.table} {self.preset_name} {potential}"
+        return f"{self.table} {self.preset_name} {self.potential.label()}"
 
     def recipe(self) -> tuple[TableRecipe, TablePreset]:
         """Return the table's recipe and the chosen preset, checked together."""
         recipe = table_recipe(self.table, self.recipe_file)
-        preset = load_preset(self.table, self.preset, self.recipe_file)
+        preset = table_preset(self.table, self.preset, self.recipe_file)
         check_preset(recipe, preset, self.preset)
         return recipe, preset
 
@@ -263,7 +258,7 @@ class PaperTableMaker(Maker):
         metadata = {
             "table": recipe.table,
             "preset": self.preset,
-            "potential": PotentialSpec.parse(self.potential).label(),
+            "potential": self.potential.label(),
             "structures": {f: r.source for f, r in rows.items()},
             "dynamic_jobs": dynamic,
         }

@@ -10,16 +10,15 @@ are not shipped (tests, a user's own table spec).
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sse_flows.errors import SpecError
+from sse_flows.presets import PresetError, is_preset_file, load_preset, preset_dir
+from sse_flows.thermo.corrections import CorrectionScheme
 
-RECIPE_DIR = "data/presets/tables"
 PRESETS = ("paper", "small")
 PROPERTIES = ("stability", "elastic", "conductivity")
 
@@ -42,8 +41,10 @@ class StabilityPreset(_Strict):
     """Settings of the hull: relaxation of every phase, corrections, phase set."""
 
     relax: RelaxSettings = Field(default_factory=RelaxSettings)
-    corrections: Literal["none", "mp2020_anion"] = Field(
-        "none", description="Energy corrections applied before the hull is built."
+    corrections: CorrectionScheme = Field(
+        "auto",
+        description="MP2020 anion corrections: auto (only where the potential's energies "
+        "lack them), none or mp2020_anion.",
     )
     use_prototypes: bool = Field(
         True,
@@ -176,16 +177,16 @@ class RecipeFile(_Strict):
 
 
 def recipe_files() -> list[Path]:
-    """Return the recipe files shipped with the package."""
-    folder = Path(str(resources.files("sse_flows") / RECIPE_DIR))
-    return sorted(folder.glob("*.yaml"))
+    """Return the recipe files shipped with the package (one per paper)."""
+    return sorted(preset_dir("tables").glob("*.yaml"))
 
 
 def _read(path: Path) -> RecipeFile:
+    data = load_preset("tables", path)
+    data.pop("name", None)
     try:
-        data = yaml.safe_load(path.read_text())
         return RecipeFile.model_validate(data)
-    except (yaml.YAMLError, ValidationError) as exc:
+    except ValidationError as exc:
         raise SpecError(f"table recipe file {path}: {exc}") from exc
 
 
@@ -195,7 +196,7 @@ def load_recipe(table: str, recipe_file: str | Path | None = None) -> RecipeFile
     known: list[str] = []
     for path in files:
         if not path.is_file():
-            raise SpecError(f"table recipe file not found: {path}")
+            raise PresetError(f"table recipe file not found: {path}")
         parsed = _read(path)
         if table in parsed.tables:
             return parsed
@@ -210,21 +211,20 @@ def table_recipe(table: str, recipe_file: str | Path | None = None) -> TableReci
     return load_recipe(table, recipe_file).tables[table]
 
 
-def load_preset(
+def table_preset(
     table: str, preset: str, recipe_file: str | Path | None = None
 ) -> TablePreset:
     """Return a preset by name (``paper``, ``small``) or from a YAML file path.
 
     A YAML file holds one preset (the fields of :class:`TablePreset`).
     """
-    path = Path(preset).expanduser()
-    if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise SpecError(f"preset file not found: {path}")
+    if is_preset_file(preset):
+        data = load_preset("tables", preset)
+        data.pop("name", None)
         try:
-            return TablePreset.model_validate(yaml.safe_load(path.read_text()))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise SpecError(f"preset file {path}: {exc}") from exc
+            return TablePreset.model_validate(data)
+        except ValidationError as exc:
+            raise SpecError(f"preset file {preset}: {exc}") from exc
     parsed = load_recipe(table, recipe_file)
     group = parsed.presets.get(parsed.tables[table].presets)
     if group is None:

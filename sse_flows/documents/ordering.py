@@ -1,14 +1,14 @@
-"""Output documents of the ordering jobs."""
+"""The document of the ordering jobs: ranked ordered cells and the counts behind them."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
+from sse_flows.documents.base import Document, StructureSummary
 from sse_flows.provenance import PotentialProvenance, RunProvenance
-from sse_flows.schemas import StructureSummary
 
 
 class CandidateEntry(BaseModel):
@@ -68,10 +68,8 @@ class SupercellReport(BaseModel):
     seconds: float = Field(description="Wall time of this cell's search.")
 
 
-class OrderingDocument(BaseModel):
+class OrderingDocument(Document):
     """Ranked ordered cells of a disordered structure, with the counts behind them."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     task_type: Literal["ordering"] = "ordering"
     stage: str = Field(description="ewald, screened (potential single points) or relaxed.")
@@ -103,3 +101,49 @@ class OrderingDocument(BaseModel):
         default=None, description="Potential used for screening/relaxation."
     )
     provenance: RunProvenance = Field(description="Software, host, times, resolved inputs.")
+
+    shown_columns: ClassVar[tuple[str, ...]] = ("n_distinct", "ranked_by")
+
+    def summary_lines(self, limit: int = 10) -> list[str]:
+        """Show counts per cell and the best candidates with their energies."""
+        lines = [
+            f"ordering of {self.parent_formula}: {self.n_distinct} distinct orderings "
+            f"({'all enumerated' if self.exhaustive else 'sampled'}) from "
+            f"{self.n_combinations:.3g} arrangements in {len(self.cells)} supercell(s); "
+            f"kept {self.n_kept}, cut {self.n_cut}, relaxed {self.n_relaxed}; "
+            f"ranked by {self.ranked_by}",
+        ]
+        for cell in self.cells:
+            lines.append(
+                f"  cell {cell.supercell}: {cell.n_sites} sites, "
+                f"{cell.n_symmetry_ops} symmetry ops, {cell.n_distinct} distinct, "
+                f"{cell.seconds:.1f} s"
+            )
+        lines.append(
+            "  rank  formula         spacegroup  mult   Ewald(meV/at)  screen(eV/at)"
+            "  relaxed(meV/at)"
+        )
+        for c in self.candidates[:limit]:
+            screen, relaxed = c.screen_energy_eV_atom, c.relaxed_relative_eV_atom
+            lines.append(
+                f"  {c.rank:4d}  {c.formula:15s} {c.spacegroup:11s} {c.multiplicity:5d} "
+                f"{1000 * c.ewald_relative_eV_atom:14.2f} "
+                f"{'' if screen is None else f'{screen:.4f}':>14s} "
+                f"{'' if relaxed is None else f'{1000 * relaxed:.2f}':>16s}"
+            )
+        return lines + [f"  note: {n}" for n in self.notes]
+
+    @classmethod
+    def query_columns(cls, output: dict[str, Any]) -> dict[str, Any]:
+        """Return counts and the relaxed energy of the best cell (eV per cell)."""
+        candidates = output.get("candidates") or []
+        best = candidates[0] if candidates else {}
+        per_atom = best.get("relaxed_energy_eV_atom")
+        nsites = (output.get("summary") or {}).get("nsites")
+        energy = per_atom * nsites if per_atom is not None and nsites else None
+        return {
+            "n_distinct": output.get("n_distinct"),
+            "ranked_by": output.get("ranked_by"),
+            "ordering_energy_eV": energy,
+            "ordering_nsites": nsites,
+        }

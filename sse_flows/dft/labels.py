@@ -1,4 +1,4 @@
-"""Labeled frames and datasets: one unit system and one stress sign for every DFT code.
+"""Labeled frames: one unit system and one stress sign for every DFT code.
 
 Units: energy eV, forces eV/A, stress GPa. Sign: positive stress is tensile (the
 ASE convention, sigma = (1/V) dE/d(strain)), so a compressed cell has negative
@@ -14,15 +14,10 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 from pymatgen.core import Structure
 
-from sse_flows.provenance import RunProvenance
-
 ENERGY_UNIT = "eV"
 FORCE_UNIT = "eV/A"
 STRESS_UNIT = "GPa"
 STRESS_SIGN = "positive = tensile (ASE convention)"
-
-#: 1 Hartree/bohr in eV/A (CODATA 2018, as in ASE)
-HARTREE_PER_BOHR_IN_EV_PER_A = 27.211386245988 / 0.529177210903
 
 
 class Correction(BaseModel):
@@ -95,75 +90,6 @@ class DftSettingsRecord(BaseModel):
     )
     command: str | None = Field(None, description="Command that ran the code.")
     code_version: str | None = Field(None, description="Version the code reported.")
-
-
-class LabelBatchOutput(BaseModel):
-    """Output of one labeling job: the frames of one batch."""
-
-    task_type: Literal["dft_label_batch"] = "dft_label_batch"
-    batch: int = Field(description="Batch number within the labeling flow.")
-    frames: list[LabeledFrame]
-    dft: DftSettingsRecord
-    provenance: RunProvenance
-
-    @property
-    def n_success(self) -> int:
-        """Frames labeled and valid."""
-        return sum(f.ok for f in self.frames)
-
-
-class FailedFrame(BaseModel):
-    """A frame kept out of the dataset, and why."""
-
-    index: int
-    formula: str
-    reason: str
-    calc_dir: str | None = None
-
-
-class DatasetFiles(BaseModel):
-    """Where the dataset's frames are: files, not document fields (16 MB limit)."""
-
-    directory: str = Field(description="Folder holding every export.")
-    extxyz: str = Field(
-        description="Extended XYZ: energy, forces, stress (ASE names) and REF_energy, "
-        "REF_forces, REF_stress (MACE names); stress in eV/A^3, ASE sign."
-    )
-    deepmd: str | None = Field(
-        None, description="DeePMD npy folder (dpdata deepmd/npy, one system per formula)."
-    )
-    frames_json: str = Field(description="Every frame, failed ones included (JSON).")
-
-
-class LabeledDataset(BaseModel):
-    """A labeled dataset: counts, failures, settings and where the frames are."""
-
-    task_type: Literal["dft_dataset"] = "dft_dataset"
-    name: str = Field(description="Dataset name (the labeling flow's name).")
-    energy_unit: str = ENERGY_UNIT
-    force_unit: str = FORCE_UNIT
-    stress_unit: str = STRESS_UNIT
-    stress_sign: str = STRESS_SIGN
-    dft: DftSettingsRecord
-    n_frames: int = Field(description="Frames given to the flow.")
-    n_success: int = Field(description="Frames in the dataset.")
-    n_failed: int = Field(description="Frames left out (see failed).")
-    success_fraction: float
-    min_success_fraction: float = Field(description="Threshold the flow was run with.")
-    failed: list[FailedFrame] = Field(default_factory=list)
-    corrections: dict[str, int] = Field(
-        default_factory=dict, description="custodian corrections by handler, all frames."
-    )
-    formulas: dict[str, int] = Field(
-        default_factory=dict, description="Frames in the dataset per formula."
-    )
-    energy_per_atom_range_eV: tuple[float, float] | None = None
-    max_abs_force_eV_A: float | None = None
-    files: DatasetFiles
-    batch_uuids: list[str] = Field(
-        default_factory=list, description="Jobs whose outputs hold the frames."
-    )
-    provenance: RunProvenance
 
 
 def frame_arrays(frame: LabeledFrame) -> tuple[float, np.ndarray, np.ndarray]:

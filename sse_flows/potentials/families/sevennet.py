@@ -1,0 +1,106 @@
+"""SevenNet: 7net-0, 7net-l3i5 and 7net-mf-0 ship with the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ase.calculators.calculator import Calculator
+from ase.data import chemical_symbols
+
+from sse_flows.potentials.family import EnergyReference, PotentialFamily, package_dir
+from sse_flows.settings import SSEFlowsSettings
+
+_CONST = {
+    "7net-0": "SEVENNET_0_11Jul2024",
+    "7net-0_22may2024": "SEVENNET_0_22May2024",
+    "7net-l3i5": "SEVENNET_l3i5",
+    "7net-mf-0": "SEVENNET_MF_0",
+    "7net-mf-ompa": "SEVENNET_MF_ompa",
+    "7net-omat": "SEVENNET_omat",
+    "7net-omni": "SEVENNET_omni",
+}
+#: multi-fidelity checkpoints: the label scheme of each modal (task head)
+_MODALS: dict[str, dict[str, EnergyReference]] = {
+    "7net-mf-0": {"PBE": "raw-pbe", "R2SCAN": "raw-r2scan"},
+    "7net-mf-ompa": {"mpa": "raw-pbe", "omat24": "raw-pbe-omat24"},
+}
+
+
+def type_map_elements(calculator: Calculator) -> frozenset[str]:
+    """Elements of a calculator with a ``type_map`` (SevenNet, DeePMD)."""
+    type_map = calculator.type_map  # type: ignore[attr-defined]
+    if isinstance(type_map, dict):
+        return frozenset(chemical_symbols[int(z)] for z in type_map)
+    return frozenset(str(s) for s in type_map)
+
+
+class SevenNetFamily(PotentialFamily):
+    """SevenNet through ``sevenn.calculator.SevenNetCalculator``."""
+
+    name = "sevennet"
+    package = "sevenn"
+    module = "sevenn"
+    extra = "sevenn"
+    description = "SevenNet (7net-0, 7net-l3i5, 7net-mf-0 ship with the package)"
+    default_checkpoint = "7net-0"
+    known_checkpoints = tuple(_CONST)
+    checkpoint_suffixes = (".pth", ".pt")
+    notes = "multi-fidelity checkpoints take options: {modal: ...}"
+    aliases = ("7net",)
+    # matbench-discovery join_7net_preds.py (by a SevenNet author): "SevenNet-0
+    # (11July2024) is trained on 'uncorrected energy' of MPtrj"; OMat24 checkpoints
+    # are raw PBE at OMat24 settings.
+    default_energy_reference = "raw-pbe"
+    checkpoint_energy_references = {"7net-omat": "raw-pbe-omat24", "7net-omni": "unknown"}
+    harmless_warnings = ("tp-accelerator", "requires-grad")
+    energy_reference_source = (
+        "matbench-discovery models/sevennet/join_7net_preds.py: 'SevenNet-0 "
+        "(11July2024) is trained on uncorrected energy of MPtrj'"
+    )
+
+    def candidates(self, checkpoint: str, settings: SSEFlowsSettings) -> list[Path]:
+        """List the package's pretrained folder (as sevenn._const), cache, weights."""
+        root = package_dir("sevenn")
+        if root is None or checkpoint not in _CONST:
+            return []
+        # read sevenn/_const.py as text: importing sevenn imports torch
+        text = (root / "_const.py").read_text()
+        for line in text.splitlines():
+            if line.startswith(f"{_CONST[checkpoint]} = "):
+                relative = line.split("{_prefix}/", 1)[1].rstrip("'\"")
+                return [
+                    root / "pretrained_potentials" / relative,
+                    Path("~/.cache/sevennet").expanduser() / relative,
+                    settings.weights_dir / "sevennet" / relative,
+                ]
+        return []
+
+    def build(
+        self,
+        checkpoint: str | None,
+        path: Path | None,
+        device: str,
+        options: dict[str, Any],
+    ) -> Calculator:
+        """SevenNetCalculator on the checkpoint file."""
+        from sevenn.calculator import SevenNetCalculator
+
+        assert path is not None
+        return SevenNetCalculator(model=str(path), device=device, **options)
+
+    def elements(self, calculator: Calculator) -> frozenset[str]:
+        """From the model's type map."""
+        return type_map_elements(calculator)
+
+    def energy_reference(
+        self, checkpoint: str | None, options: dict[str, Any]
+    ) -> EnergyReference:
+        """Per checkpoint, and per modal for the multi-fidelity ones."""
+        modals = _MODALS.get(checkpoint or "")
+        if modals is not None:
+            return modals.get(str(options.get("modal")), "unknown")
+        return super().energy_reference(checkpoint, options)
+
+
+FAMILY = SevenNetFamily()
