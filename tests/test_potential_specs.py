@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
+from jobflow import JobStore
+from maggma.stores import MemoryStore
 
 from sse_flows.errors import PotentialError, UnknownPotentialError
 from sse_flows.makers import StaticMaker
@@ -59,6 +61,11 @@ def test_makers_hold_specs_and_a_job_never_parses_again():
     job = maker.make(to_structure(bulk("Cu")))
     roundtrip = type(job).from_dict(job.as_dict())
     assert roundtrip.maker.potential == maker.potential
+    # a name given to a job in Python is taken too (the job's own Python edge)
+    store = JobStore(MemoryStore())
+    store.connect()
+    out = StaticMaker().make(to_structure(bulk("Cu")), potential="emt").run(store).output
+    assert out.potential.name == "emt" and np.isfinite(out.energy)
 
 
 def test_every_family_states_its_energy_scale():

@@ -42,8 +42,14 @@ class SpecSection:
 
 
 def as_potential(value: PotentialSpec | str | dict[str, Any]) -> PotentialSpec:
-    """Parse a potential given to a maker in Python (a name, a dict) once."""
-    return value if isinstance(value, PotentialSpec) else PotentialSpec.parse(value)
+    """Take a potential as given in Python (a name) or by another job (its dict)."""
+    if isinstance(value, PotentialSpec):
+        return value
+    return (
+        PotentialSpec.parse(value)
+        if isinstance(value, str)
+        else coerce(value, PotentialSpec)
+    )
 
 
 class PotentialField(SpecSection):
@@ -83,9 +89,7 @@ class PotentialJobMaker(PotentialField, Maker):
     ) -> tuple[LoadedPotential, RunProvenance]:
         """Check the structure, load the potential, and open the provenance record."""
         require_ordered(structure, what=f"'{self.name}'")
-        spec = self.potential if potential is None else potential
-        if not isinstance(spec, PotentialSpec):  # a potential another job produced
-            spec = coerce(spec, PotentialSpec)
+        spec = self.potential if potential is None else as_potential(potential)
         loaded = load_potential(spec, elements=[el.symbol for el in structure.composition])
         inputs = {**asdict(self), "potential": spec.model_dump()}
         provenance = RunProvenance.start(
