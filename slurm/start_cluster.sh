@@ -90,6 +90,25 @@ for port in "$ctld_port" "$d_port"; do
     fi
 done
 
+# munged wants every folder above its socket searchable by all (clients of any user
+# connect to it). The cluster folder is ours: make it so. A folder above it (mktemp's
+# /tmp/tmp.XXX is 0700, a home is often 0700) we do not change: say how.
+chmod a+x "$dir"
+closed=()
+parent="$(dirname "$dir")"
+while [ "$parent" != "/" ]; do
+    perms="$(stat -c %A "$parent")"
+    [ "${perms:9:1}" = "x" ] || [ "${perms:9:1}" = "t" ] || closed+=("$parent")
+    parent="$(dirname "$parent")"
+done
+if [ ${#closed[@]} -gt 0 ]; then
+    echo "error: munged needs every folder above its socket ($dir/munge) searchable by" >&2
+    echo "all users, and ${closed[*]} is not (mode $(stat -c %a "${closed[0]}"))." >&2
+    echo "Fix: chmod a+x ${closed[*]}" >&2
+    echo "or use a folder whose parents are open, e.g. bash $0 /tmp/sse-slurm" >&2
+    exit 1
+fi
+
 t0="$(date +%s.%N)"
 mkdir -p "$dir/run" "$dir/log" "$dir/state" "$dir/spool"
 # munged refuses a key or socket in a directory others can write to, and wants the

@@ -28,7 +28,13 @@ KNOWN: dict[str, tuple[type[Warning], str, str]] = {
     "jobflow-cd": (
         FutureWarning,
         r"cd is deprecated",
-        "jobflow's run_locally uses monty's deprecated cd; it changes nothing here",
+        "jobflow's run_locally and jobflow-remote's local host use monty's deprecated "
+        "cd; it changes nothing here",
+    ),
+    "jobflow-remote-makedirs": (
+        FutureWarning,
+        r"makedirs_p is deprecated",
+        "jobflow-remote's log folder setup uses monty's deprecated makedirs_p",
     ),
     "jobflow-connected": (
         UserWarning,

@@ -110,6 +110,11 @@ class RunRecord(BaseModel):
     project: str | None = Field(
         None, description="jobflow-remote project it was submitted to (None: run here)."
     )
+    error: str | None = Field(
+        None,
+        description="Why the run stopped as a whole (a job SLURM can never start, a "
+        "timeout, an interruption); job errors are on the jobs.",
+    )
     flow: dict[str, Any] = Field(description="The serialised flow, for resume.")
 
     @classmethod

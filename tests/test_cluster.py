@@ -278,7 +278,7 @@ def test_dependent_jobs_on_cpu_and_gpu_partitions_and_a_failing_branch(project):
     after_broken = StaticMaker(potential="emt").make(broken.output.structure)
     flow = Flow([relax, static, broken, after_broken], name="cluster-test")
 
-    result = submit(flow, project_name=project, max_seconds=600)
+    result = submit(flow, project_name=project, timeout=600)
 
     states = {s.uuid: s for s in result.jobs}
     assert states[relax.uuid].state == "COMPLETED"
@@ -344,7 +344,7 @@ def test_cancelled_slurm_job_ends_failed(project):
 
     thread = threading.Thread(target=cancel_when_running, daemon=True)
     thread.start()
-    result = submit(md, project_name=project, max_seconds=600)
+    result = submit(md, project_name=project, timeout=600)
     thread.join(timeout=10)
     assert cancelled, "the MD job never reached RUNNING"
     (state,) = result.jobs
@@ -514,3 +514,180 @@ def test_fireworks_path_runs_dependent_jobs_through_slurm(
     assert md_start.lattice.a == pytest.approx(
         Structure.from_dict(docs["relax"]["structure"]).lattice.a, abs=1e-6
     )
+
+
+# --- the cluster as a newcomer meets it (issue 15) -----------------------------------
+
+
+def test_requests_fit_the_cluster_and_an_impossible_one_is_refused(
+    slurm_cluster, monkeypatch
+):
+    from sse_flows.cluster.fit import RequestError, Requests, fit_requests
+    from sse_flows.cluster.slurm import probe_slurm
+
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster))
+    info = probe_slurm()
+    assert info is not None and set(info.partitions) == {"cpu", "gpu"}
+    gpu, cpu = info.partitions["gpu"], info.partitions["cpu"]
+    assert gpu.gpus_per_node == 1 and gpu.cpus_per_node == os.cpu_count()
+    assert cpu.default and info.gpu_partition() is gpu and info.cpu_partition() is cpu
+    fitted = fit_requests(Requests(), info)
+    assert (fitted.gpu_partition, fitted.gpus) == ("gpu", 1)
+    assert fitted.gpu_cpus == min(4, gpu.cpus_per_node)
+    assert fitted.dft_ranks == min(4, cpu.cpus_per_node)
+    with pytest.raises(RequestError, match=rf"--gpu-cpus 64 .* have {gpu.cpus_per_node}"):
+        fit_requests(Requests(gpu_cpus=64), info)
+    with pytest.raises(RequestError, match=r"--gpus 2 .* have 1"):
+        fit_requests(Requests(gpus=2), info)
+    with pytest.raises(RequestError, match="no such partition; it has cpu, gpu"):
+        fit_requests(Requests(gpu_partition="a100"), info)
+    # the command refuses it before writing anything
+    refused = CliRunner().invoke(
+        app, ["cluster", "init", "--gpu-cpus", "64", "--folder", "x"]
+    )
+    assert refused.exit_code == 2 and "SLURM would never start such a job" in refused.output
+    assert not Path("x").exists()
+    # writing for another site: defaults kept, and said to be unchecked
+    monkeypatch.setenv("SLURM_CONF", "/nonexistent/slurm.conf")
+    assert probe_slurm() is None
+    unchecked = fit_requests(Requests(), None)
+    assert (unchecked.gpu_cpus, unchecked.dft_ranks) == (4, 4)
+    assert "not checked" in unchecked.notes[0]
+
+
+def _newcomer_env(slurm_cluster: Path, home: Path, tmp_path: Path) -> dict[str, str]:
+    from tests.conftest import cli_env
+
+    return {
+        **cli_env(home),
+        "SLURM_CONF": str(slurm_cluster),
+        "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "jfremote"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+
+
+@pytest.mark.slow
+def test_the_readme_commands_with_every_default(slurm_cluster, isolated_settings, tmp_path):
+    """`sse-flows cluster init && sse-flows submit examples/quickstart.yaml`, as written."""
+    env = _newcomer_env(slurm_cluster, isolated_settings, tmp_path)
+    init = subprocess.run(
+        "sse-flows cluster init && sse-flows submit examples/quickstart.yaml",
+        shell=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert "checked against SLURM" in init.stdout
+    assert "quickstart-li2s' -> project sse-flows: COMPLETED" in init.stdout
+    live = init.stderr
+    assert re.search(r"relax +gpu +slurm \d+ +queued", live) or "running" in live
+    assert re.search(r"md +gpu +slurm \d+ +completed", live), live
+    assert "slurm -" not in init.stdout  # every job ran as a SLURM job
+
+
+def _impossible_project(slurm_cluster, tmp_path, monkeypatch, **gpu) -> str:
+    import jobflow_remote
+
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster))
+    monkeypatch.setattr(jobflow_remote.SETTINGS, "projects_folder", str(tmp_path / "jfr"))
+    plan = ClusterPlan(  # written without init's check, as for another site
+        name="impossible",
+        gpu=SlurmWorkerPlan(partition="gpu", time="00:10:00", **gpu),
+        cpu=SlurmWorkerPlan(partition="cpu", time="00:10:00"),
+        poll_seconds=1,
+    )
+    write_project(plan)
+    return plan.name
+
+
+def _queue() -> list[str]:
+    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("gpu", "said"),
+    [
+        ({"gpus": 1, "cpus_per_task": 64}, r"PartitionConfig.*--gpu-cpus \d+"),
+        ({"gpus": 2}, r"SLURM refused job 'static'.*node configuration.*--gpus 1"),
+    ],
+)
+def test_a_job_slurm_can_never_start_fails_the_submission_fast(
+    slurm_cluster, tmp_path, monkeypatch, gpu, said
+):
+    from sse_flows.cluster.watch import SubmissionError
+    from sse_flows.records import list_runs
+
+    project = _impossible_project(slurm_cluster, tmp_path, monkeypatch, **gpu)
+    job = StaticMaker(potential="emt").make(_cu())
+    lines: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(SubmissionError, match=said):
+        submit(job, project_name=project, timeout=300, report=lines.append)
+    assert time.monotonic() - started < 60
+    assert _queue() == []  # nothing left queued
+    (record,) = list_runs()
+    assert record.state == "FAILED" and re.search(said.split(".*")[0], record.error)
+
+
+@pytest.mark.slow
+def test_timeout_and_ctrl_c_cancel_what_was_queued(
+    slurm_cluster, isolated_settings, tmp_path, monkeypatch
+):
+    from sse_flows.cluster.watch import SubmissionError
+    from sse_flows.records import list_runs
+
+    project = _impossible_project(slurm_cluster, tmp_path, monkeypatch, gpus=1)
+    long_md = MDMaker(
+        potential="emt", production_steps=10_000_000, sample_interval=1000
+    ).make(_cu() * 2)
+    with pytest.raises(SubmissionError, match="timed out after 20 s"):
+        submit(long_md, project_name=project, timeout=20)
+    assert _queue() == []
+    assert "timed out" in list_runs()[0].error
+
+    spec = tmp_path / "long.yaml"
+    _cu().to(filename=str(tmp_path / "cu.cif"))
+    spec.write_text(
+        "structure: cu.cif\npotential: emt\nflow: md\n"
+        "md: {production_steps: 10000000, sample_interval: 1000}\n"
+    )
+    env = {**_newcomer_env(slurm_cluster, isolated_settings, tmp_path),
+           "JFREMOTE_PROJECTS_FOLDER": str(tmp_path / "jfr")}  # fmt: skip
+    proc = subprocess.Popen(
+        ["sse-flows", "submit", str(spec), "--project", project],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline
+        and not subprocess.run(
+            ["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True
+        ).stdout.strip()
+    ):
+        time.sleep(0.5)
+    proc.send_signal(__import__("signal").SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "sse-flows rerun" in err
+    assert _queue() == []
+    runs = [r for r in list_runs() if r.name == "sse-flows run"]
+    assert runs and runs[0].state == "FAILED" and "interrupted" in runs[0].error
+    # the recorded run goes back to the project it was submitted to
+    again = subprocess.run(
+        ["sse-flows", "rerun", runs[0].flow_uuid, "--timeout", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert again.returncode == 1, again.stderr
+    assert "rerun as " in again.stdout and f"on project {project}" in again.stdout
+    assert "timed out after 5 s" in again.stderr
+    assert _queue() == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,8 @@ from sse_flows.errors import SSEFlowsError
 
 if TYPE_CHECKING:
     from jobflow import Flow
+
+    from sse_flows.cluster.submit import Submission
 
 cluster_app = typer.Typer(
     name="cluster",
@@ -55,13 +57,27 @@ def init(
     queue: Annotated[
         str, typer.Option(help="'mongodb' (production, runner daemon) or 'memory'.")
     ] = "memory",
-    gpu_partition: Annotated[str, typer.Option(help="Partition for GPU jobs.")] = "gpu",
-    gpu_time: Annotated[str, typer.Option(help="Wall time of GPU jobs.")] = "24:00:00",
-    gpus: Annotated[int, typer.Option(help="GPUs per potential job.")] = 1,
-    gpu_cpus: Annotated[int, typer.Option(help="CPUs per potential job.")] = 4,
-    cpu_partition: Annotated[str, typer.Option(help="Partition for CPU jobs.")] = "cpu",
-    cpu_time: Annotated[str, typer.Option(help="Wall time of CPU jobs.")] = "24:00:00",
-    dft_ranks: Annotated[int, typer.Option(help="MPI ranks per DFT job.")] = 4,
+    gpu_partition: Annotated[
+        str | None, typer.Option(help="Partition for GPU jobs [default: from SLURM].")
+    ] = None,
+    gpu_time: Annotated[
+        str | None, typer.Option(help="Wall time of GPU jobs [default: 24:00:00].")
+    ] = None,
+    gpus: Annotated[
+        int | None, typer.Option(help="GPUs per potential job [default: 1 if any].")
+    ] = None,
+    gpu_cpus: Annotated[
+        int | None, typer.Option(help="CPUs per potential job [default: up to 4].")
+    ] = None,
+    cpu_partition: Annotated[
+        str | None, typer.Option(help="Partition for CPU jobs [default: from SLURM].")
+    ] = None,
+    cpu_time: Annotated[
+        str | None, typer.Option(help="Wall time of CPU jobs [default: 24:00:00].")
+    ] = None,
+    dft_ranks: Annotated[
+        int | None, typer.Option(help="MPI ranks per DFT job [default: up to 4].")
+    ] = None,
     account: Annotated[str | None, typer.Option(help="SLURM account.")] = None,
     module: Annotated[
         list[str] | None, typer.Option("--module", help="Module to load (repeatable).")
@@ -80,7 +96,10 @@ def init(
     no_local: Annotated[
         bool, typer.Option("--no-local", help="No shell worker: analysis on SLURM too.")
     ] = False,
-    poll: Annotated[float, typer.Option(help="Runner polling interval, s.")] = 30.0,
+    poll: Annotated[
+        float | None,
+        typer.Option(help="Runner polling interval, s [default: 5 in memory, 30 MongoDB]."),
+    ] = None,
     folder: Annotated[
         Path | None,
         typer.Option(
@@ -92,30 +111,41 @@ def init(
         bool, typer.Option("--force", help="Replace an existing file.")
     ] = False,
 ) -> None:
-    """Write a jobflow-remote project: GPU, CPU (+ model environments) workers, stores."""
-    from sse_flows.cluster.project import write_project
+    """Write a jobflow-remote project whose requests fit the SLURM cluster here.
 
-    modules = list(module or [])
+    With SLURM reachable, the partitions, CPUs, GPUs and time limits are read and the
+    requests left out are chosen to fit; one no node can meet is refused.
+    """
+    from sse_flows.cluster.fit import Requests, fit_requests
+    from sse_flows.cluster.project import write_project
+    from sse_flows.cluster.slurm import probe_slurm
+
     try:
         if queue not in ("memory", "mongodb"):
             raise SSEFlowsError("--queue must be 'memory' or 'mongodb'")
-        common = {"account": account, "modules": modules}
+        asked = Requests(
+            gpu_partition, gpus, gpu_cpus, gpu_time, cpu_partition, dft_ranks, cpu_time
+        )
+        fitted = fit_requests(asked, probe_slurm())
+        common = {"account": account, "modules": list(module or [])}
         gpu = SlurmWorkerPlan(
-            partition=gpu_partition,
-            time=gpu_time,
-            gpus=gpus,
-            cpus_per_task=gpu_cpus,
+            partition=str(fitted.gpu_partition),
+            time=str(fitted.gpu_time),
+            gpus=int(fitted.gpus or 0),
+            cpus_per_task=int(fitted.gpu_cpus or 1),
             **common,
         )
         plan = ClusterPlan(
             name=name,
             queue=queue,
             gpu=gpu,
-            cpu=SlurmWorkerPlan(partition=cpu_partition, time=cpu_time, **common),
+            cpu=SlurmWorkerPlan(
+                partition=str(fitted.cpu_partition), time=str(fitted.cpu_time), **common
+            ),
             env_workers=_env_workers(env_venv or [], gpu),
-            dft_ranks=dft_ranks,
+            dft_ranks=int(fitted.dft_ranks or 1),
             local_worker=not no_local,
-            poll_seconds=poll,
+            poll_seconds=poll if poll is not None else (5.0 if queue == "memory" else 30.0),
             **({"venv": venv} if venv else {}),
         )
         if manager == "fireworks":
@@ -128,15 +158,20 @@ def init(
         fail(exc)
     typer.echo(f"wrote jobflow-remote project '{name}' to {path}")
     typer.echo(
-        "workers: gpu (potential MD, relaxation, elastic, training), cpu (DFT with "
-        f"{dft_ranks} MPI ranks, enumeration, trajectory analysis)"
+        f"workers: gpu (partition {gpu.partition}, {gpu.gpus} GPU, {gpu.cpus_per_task} "
+        f"CPUs, {gpu.time}: potential MD, relaxation, elastic, training), cpu (partition "
+        f"{plan.cpu.partition}, DFT with {plan.dft_ranks} MPI ranks, enumeration, "
+        "trajectory analysis)"
         + "".join(f", {w}" for w in plan.env_workers)
         + ("" if no_local else ", local (analysis)")
     )
+    for note in fitted.notes:
+        typer.echo(f"note: {note}")
     if queue == "memory":
         typer.echo(
-            "queue: in memory: `sse-flows submit SPEC` runs the runner until the "
-            "flow ends. For a runner daemon, use MongoDB (--queue mongodb)."
+            "queue: in memory: `sse-flows submit SPEC` runs the runner until the flow "
+            "ends and shows each job's state. For a runner daemon, use MongoDB "
+            "(--queue mongodb)."
         )
     else:
         typer.echo(
@@ -162,6 +197,10 @@ def _write_fireworks(plan: ClusterPlan, folder: Path, force: bool) -> None:
     )
 
 
+def _live(line: str) -> None:
+    typer.echo(line, err=True)
+
+
 @app.command()
 def submit(
     spec: Annotated[Path, typer.Argument(help="Flow specification YAML file.")],
@@ -171,8 +210,9 @@ def submit(
     worker: Annotated[
         str | None, typer.Option(help="Send every job to this worker (no routing).")
     ] = None,
-    max_seconds: Annotated[
-        float | None, typer.Option(help="Give up waiting after this long (memory queue).")
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Cancel what is still queued or running after this many s."),
     ] = None,
     manager: Annotated[
         str, typer.Option(help="'jobflow-remote' (main path) or 'fireworks'.")
@@ -182,9 +222,13 @@ def submit(
         typer.Option(help="FireWorks launchpad.yaml (with --manager fireworks)."),
     ] = None,
 ) -> None:
-    """Submit the flow a spec describes to SLURM through jobflow-remote."""
-    from sse_flows.cluster.routing import describe_routes
-    from sse_flows.cluster.submit import submit as submit_flow
+    """Submit the flow a spec describes to SLURM, showing each job's state.
+
+    With the in-memory queue this waits until every job has ended. A job SLURM can
+    never start ends the submission at once with SLURM's reason and the option that
+    fixes it; Ctrl-C or --timeout cancels what was queued. Either way the run is
+    recorded, so `sse-flows rerun FLOW` can send it again.
+    """
     from sse_flows.spec import FlowSpec
 
     try:
@@ -196,16 +240,59 @@ def submit(
             return
         if manager != "jobflow-remote":
             raise SSEFlowsError("--manager must be 'jobflow-remote' or 'fireworks'")
+    except SSEFlowsError as exc:
+        fail(exc)
+    submit_and_show(flow, project, worker, flow_spec.record(), timeout)
+
+
+def submit_and_show(
+    flow: Flow,
+    project: str | None,
+    worker: str | None = None,
+    spec: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Submit a flow with live job states on stderr; exit 1 on failure, 130 on Ctrl-C."""
+    from sse_flows.cluster.submit import load_project
+    from sse_flows.cluster.submit import submit as submit_flow
+    from sse_flows.cluster.watch import SubmissionError
+
+    try:
+        name = load_project(project).name
+    except SSEFlowsError as exc:
+        fail(exc)
+    again = f"sse-flows rerun {flow.uuid} --project {name}"
+    typer.echo(f"submitting flow {flow.uuid} '{flow.name}' to project {name}", err=True)
+    try:
         with contextlib.redirect_stdout(sys.stderr):
             result = submit_flow(
                 flow,
-                project_name=project,
+                project_name=name,
                 worker=worker,
-                spec=flow_spec.record(),
-                max_seconds=max_seconds,
+                spec=spec,
+                timeout=timeout,
+                report=_live,
             )
+    except SubmissionError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        typer.echo(f"the run is recorded FAILED (sse-flows status); after the fix send "
+                   f"it again with: {again}", err=True)  # fmt: skip
+        raise typer.Exit(code=1) from exc
+    except KeyboardInterrupt:
+        typer.echo(
+            f"interrupted: the flow's SLURM jobs were cancelled and the run recorded "
+            f"FAILED; send it again with: {again}",
+            err=True,
+        )
+        raise typer.Exit(code=130) from None
     except SSEFlowsError as exc:
         fail(exc)
+    _print_submission(flow, result)
+
+
+def _print_submission(flow: Flow, result: Submission) -> None:
+    from sse_flows.cluster.routing import describe_routes
+
     typer.echo(
         f"flow {result.flow_uuid} '{flow.name}' -> project {result.project}: {result.state}"
     )

@@ -93,7 +93,18 @@ def resume(
 def rerun(
     flow_uuid: Annotated[str, typer.Argument(help="uuid of a recorded flow.")],
     project: Annotated[
-        str | None, typer.Option(help="Submit the rerun to this jobflow-remote project.")
+        str | None,
+        typer.Option(
+            help="Submit the rerun to this jobflow-remote project (default: the one "
+            "the flow was submitted to; none: run here)."
+        ),
+    ] = None,
+    here: Annotated[
+        bool, typer.Option("--here", help="Run here even if it was submitted before.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="With a project: cancel what is still queued after this many s."),
     ] = None,
 ) -> None:
     """Run a recorded flow again from the store alone, as a new flow with new uuids."""
@@ -101,21 +112,24 @@ def rerun(
     from sse_flows.runner import renewed_flow, rerun_flow
 
     try:
-        with contextlib.redirect_stdout(sys.stderr):
-            if project is None:
-                record = rerun_flow(flow_uuid)
-                state: str = record.state
-                new_uuid = record.flow_uuid
-            else:
-                from sse_flows.cluster.submit import submit
-
-                old = load_run(flow_uuid)
-                result = submit(renewed_flow(old.flow), project_name=project, spec=old.spec)
-                state, new_uuid = result.state, result.flow_uuid
+        old = load_run(flow_uuid)
     except SSEFlowsError as exc:
         fail(exc)
-    typer.echo(f"flow {flow_uuid} rerun as {new_uuid}: {state}")
-    if state not in ("COMPLETED", "SUBMITTED"):
+    project = None if here else (project or old.project)
+    if project is not None:
+        from sse_flows.cli.cluster import submit_and_show
+
+        flow = renewed_flow(old.flow)
+        typer.echo(f"flow {flow_uuid} rerun as {flow.uuid} on project {project}")
+        submit_and_show(flow, project, spec=old.spec, timeout=timeout)
+        return
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            record = rerun_flow(flow_uuid)
+    except SSEFlowsError as exc:
+        fail(exc)
+    typer.echo(f"flow {flow_uuid} rerun as {record.flow_uuid}: {record.state}")
+    if record.state != "COMPLETED":
         raise typer.Exit(code=1)
 
 

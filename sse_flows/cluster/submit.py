@@ -9,7 +9,10 @@ then records the run in the sse-flows run store so ``sse-flows status`` shows it
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,19 +21,37 @@ from pydantic import BaseModel, Field
 
 from sse_flows.cluster.project import SSE_METADATA_KEY
 from sse_flows.cluster.routing import JobRole, iter_jobs, job_role, route_flow
+from sse_flows.cluster.slurm import cancel, probe_slurm, queue_states
+from sse_flows.cluster.watch import QueueWatcher, SubmissionError
 from sse_flows.errors import SSEFlowsError
 from sse_flows.provenance import now_utc
+from sse_flows.quiet import harmless
 from sse_flows.records import JobRecord, RunRecord
 from sse_flows.settings import SSEFlowsSettings, get_settings
 from sse_flows.stores import get_runs_store
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from jobflow_remote.config.base import Project
     from jobflow_remote.jobs.data import JobInfo
     from jobflow_remote.jobs.jobcontroller import JobController
+    from jobflow_remote.jobs.runner import Runner
 
 #: jobflow-remote states after which nothing more happens without a user action
 FINAL_STATES = ("COMPLETED", "FAILED", "REMOTE_ERROR", "USER_STOPPED", "STOPPED")
+#: states of a job that may still change by itself
+UNFINISHED = (
+    "READY",
+    "CHECKED_OUT",
+    "UPLOADED",
+    "SUBMITTED",
+    "RUNNING",
+    "RUN_FINISHED",
+    "DOWNLOADED",
+    "BATCH_SUBMITTED",
+    "BATCH_RUNNING",
+)
 
 
 class ClusterJobState(BaseModel):
@@ -55,6 +76,7 @@ class Submission:
     workers: dict[str, str]
     waited: bool = False
     jobs: list[ClusterJobState] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def state(self) -> str:
@@ -161,13 +183,16 @@ def submit(
     project_name: str | None = None,
     worker: str | None = None,
     spec: Mapping[str, Any] | None = None,
-    max_seconds: float | None = None,
+    timeout: float | None = None,
     settings: SSEFlowsSettings | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Submission:
     """Route the flow's jobs to the project's workers and add it to the queue.
 
     With the in-memory queue the runner runs here until every job has ended (at most
-    ``max_seconds``) and the run is recorded for ``sse-flows status``.
+    ``timeout`` seconds), ``report`` gets a line per change of a job's state, and the
+    run is recorded for ``sse-flows status``. :class:`SubmissionError` says why it
+    stopped early.
     """
     flow = flow if isinstance(flow, Flow) else Flow([flow], name=flow.name)
     project = load_project(project_name)
@@ -186,7 +211,13 @@ def submit(
         )
         _save(record, settings)
         return Submission(project.name, flow.uuid, db_ids, chosen)
-    return _run_here(flow, project, first, chosen, spec, max_seconds, settings)
+    return _run_here(
+        flow, project, first, chosen, spec, timeout, report or _ignore, settings
+    )
+
+
+def _ignore(line: str) -> None:
+    """Report nothing."""
 
 
 def _save(record: RunRecord, settings: SSEFlowsSettings | None) -> None:
@@ -204,12 +235,20 @@ def _run_here(
     default_worker: str,
     chosen: dict[str, str],
     spec: Mapping[str, Any] | None,
-    max_seconds: float | None,
+    timeout: float | None,
+    report: Callable[[str], None],
     settings: SSEFlowsSettings | None,
 ) -> Submission:
+    """Submit and follow the flow here until every job has ended (in-memory queue).
+
+    A job SLURM can never start, sbatch refusing a job, the timeout or Ctrl-C end the
+    submission: what was queued is cancelled and the run is recorded FAILED with the
+    reason, so `sse-flows rerun` can send the stored flow again.
+    """
     from jobflow_remote.jobs.runner import Runner
 
-    runner = Runner(project_name=project.name, log_level=None)
+    with harmless("jobflow-remote-makedirs"):
+        runner = Runner(project_name=project.name, log_level=None)
     logging.getLogger("jobflow_remote").setLevel(logging.WARNING)
     controller = runner.job_controller
     if controller.auxiliary.find_one({"next_id": {"$exists": True}}) is None:
@@ -228,8 +267,27 @@ def _run_here(
         flow, "RUNNING", dict(spec) if spec else None, project=project.name
     )
     _save(record, settings)
+    watcher = QueueWatcher(
+        controller,
+        flow.uuid,
+        report,
+        resources=worker_resources(project),
+        info=probe_slurm(),
+        timeout=timeout,
+    )
+    stop = StopRequest()
     try:
-        runner.run_all_jobs(max_seconds=int(max_seconds) if max_seconds else None)
+        with harmless("jobflow-cd", "jobflow-remote-makedirs"), stop:
+            _drive(runner, watcher, stop)
+    except (SubmissionError, KeyboardInterrupt) as exc:
+        stopped = _stop(controller, flow.uuid)
+        reason = str(exc)
+        if isinstance(exc, KeyboardInterrupt):
+            by = "SIGTERM" if stop.received == signal.SIGTERM else "Ctrl-C"
+            reason = f"interrupted ({by})"
+        submission.error = f"{reason}; cancelled SLURM jobs: {', '.join(stopped) or 'none'}"
+        record.error = submission.error
+        raise
     finally:
         submission.jobs = flow_states(controller, flow.uuid)
         record.jobs = _finished_jobs(submission)
@@ -239,3 +297,99 @@ def _run_here(
         if runner.jobstore is not None:
             runner.jobstore.close()
     return submission
+
+
+class StopRequest:
+    """Turn Ctrl-C and SIGTERM into a request the driving loop honours between steps.
+
+    A KeyboardInterrupt raised inside the libraries the loop calls (a store query, a
+    queue check) can be swallowed there and the loop would run on; a flag cannot. A
+    second Ctrl-C raises at once.
+    """
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.signals:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt once a stop was asked for."""
+        if self.received is not None:
+            raise KeyboardInterrupt
+
+
+def _drive(runner: Runner, watcher: QueueWatcher, stop: StopRequest) -> None:
+    """jobflow-remote's own loop (``Runner.run_all_jobs``) with the watcher in it."""
+    from jobflow_remote.jobs.state import JobState
+    from jobflow_remote.utils.schedule import SafeScheduler
+
+    options = runner.runner_options
+    states = [
+        JobState.CHECKED_OUT.value,
+        JobState.RUN_FINISHED.value,
+        JobState.DOWNLOADED.value,
+        JobState.UPLOADED.value,
+    ]
+    scheduler = SafeScheduler(seconds_after_failure=120)
+    runner.checkout()
+    scheduler.every(max(1, int(options.delay_checkout))).seconds.do(runner.checkout)
+    runner.check_run_status()
+    scheduler.every(max(1, int(options.delay_check_run_status))).seconds.do(
+        runner.check_run_status
+    )
+    runner.advance_state(states)
+    scheduler.every(max(1, int(options.delay_advance_status))).seconds.do(
+        runner.advance_state, states
+    )
+    unfinished = {"state": {"$in": [s.value for s in JobState if s.value in UNFINISHED]}}
+    while True:
+        stop.check()
+        scheduler.run_pending()
+        stop.check()
+        watcher.poll()
+        if not runner.job_controller.count_jobs(query=unfinished):
+            watcher.poll()  # the last states
+            return
+        stop.check()
+        time.sleep(0.5)
+
+
+def _stop(controller: JobController, flow_uuid: str) -> list[str]:
+    """Cancel the flow's SLURM jobs still queued or running; return their ids."""
+    infos = controller.get_jobs_info(flow_ids=flow_uuid)
+    # every id SLURM was given: a job may have left SUBMITTED for RUNNING a moment ago
+    ids = [str(i.remote.process_id) for i in infos if i.remote.process_id]
+    queued = list(queue_states(ids))
+    left = cancel(queued)
+    controller.stop_jobs(flow_ids=flow_uuid, raise_on_error=False, break_lock=True)
+    if left:
+        log.warning("SLURM still lists jobs %s after scancel", ", ".join(left))
+    return queued
+
+
+def worker_resources(project: Project) -> dict[str, dict[str, Any]]:
+    """Each SLURM worker's request (for messages about what SLURM refused)."""
+    resources = {}
+    for name, worker in project.workers.items():
+        values = getattr(worker, "resources", None) or {}
+        resources[name] = dict(values)
+    dft = _sse_metadata(project).get("role_resources", {}).get(JobRole.DFT.value)
+    if dft and "cpu" in resources:
+        resources["cpu"] = {**resources["cpu"], **dft}
+    return resources

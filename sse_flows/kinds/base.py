@@ -217,7 +217,14 @@ class StructureFlowSpec(FlowSpec):
 
             structure = load_prototype(self.structure[len(PROTOTYPE_PREFIX) :])
         else:
-            structure = read_structure(self.spec_path(self.structure))
+            path = self.spec_path(self.structure)
+            if not path.exists() and not Path(self.structure).is_absolute():
+                raise SpecError(
+                    f"Structure file not found: {path} (the spec names "
+                    f"'{self.structure}', and a relative path is read from the spec's "
+                    f"folder {self.base_dir}); move the file there or give its full path"
+                )
+            structure = read_structure(path)
         if self.supercell is not None:
             structure = require_ordered(structure, "a supercell for MD")
             structure = structure.make_supercell(self.supercell, in_place=False)
