@@ -2,10 +2,11 @@
 # Set up sse-flows on a fresh machine: a virtual environment in .venv with the package,
 # the models that ship their weights (CHGNet, SevenNet), cluster submission
 # (jobflow-remote, FireWorks), DFT labeling (custodian, dpdata) and the test tools.
-# Usage: bash scripts/setup.sh [extras]   (default extras: chgnet,sevenn,slurm,fireworks,dft,test)
+# Usage: bash scripts/setup.sh [extras]
+#   (default extras: chgnet,sevenn,slurm,fireworks,dft,matcalc,test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-chgnet,sevenn,slurm,fireworks,dft,test}"
+extras="${1:-chgnet,sevenn,slurm,fireworks,dft,matcalc,test}"
 python="${PYTHON:-python3.11}"
 command -v "$python" >/dev/null 2>&1 || python=python3
 "$python" - <<'PY'

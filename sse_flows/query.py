@@ -3,15 +3,18 @@
 :func:`query_outputs` returns the stored job documents that pass the filters (formula,
 chemical system, potential, task type or property, flow/job name, completion date).
 :func:`results_frame` joins the latest conductivity, stability, elastic and ordering
-result of each (formula, potential name, checkpoint) into one pandas DataFrame row.
+result of each (formula, potential name, checkpoint, table preset) into one pandas
+DataFrame row.
 
 Columns of :func:`results_frame` (units in the names, see :data:`FRAME_COLUMNS`):
 
 - ``formula`` (reduced formula), ``chemsys``, ``potential``, ``checkpoint``,
-  ``checkpoint_sha256``
-- stability: ``e_form_eV_atom``, ``e_hull_eV_atom``, ``window_low_V``,
-  ``window_high_V`` (V vs Li/Li+), ``stability_uuid``
-- elastic: ``K_VRH_GPa``, ``G_VRH_GPa``, ``elastic_uuid``
+  ``checkpoint_sha256``, ``preset`` (of the paper-table flow that made the row)
+- stability: ``e_form_eV_atom``, ``e_hull_eV_atom``, ``e_hull_lower_bound`` (why
+  E_hull is only a bound, when it is), ``window_low_V``, ``window_high_V`` (V vs
+  Li/Li+), ``stability_uuid``
+- elastic: ``K_VRH_GPa``, ``G_VRH_GPa``, ``elastic_ions`` (clamped or relaxed),
+  ``elastic_uuid``
 - conductivity of the main mobile species (Li when computed, otherwise the only one):
   ``sigma_300K_mS_cm``, ``Ea_eV``, ``D_300K_cm2_s``, planar ``D_ab_cm2_s``,
   ``D_ac_cm2_s`` (at ``D_planes_T_K``, the highest simulated temperature), planar
@@ -20,7 +23,7 @@ Columns of :func:`results_frame` (units in the names, see :data:`FRAME_COLUMNS`)
 - the same conductivity columns suffixed with the species (``sigma_300K_mS_cm_Na``,
   ``D_300K_cm2_s_Li``, ...), one set per mobile-species set computed
 - ordering: ``ordering_energy_eV`` (relaxed energy of the best ordered cell, eV per
-  cell), ``ordering_nsites``, ``ordering_uuid``
+  cell), ``ordering_energy_eV_atom``, ``ordering_nsites``, ``ordering_uuid``
 """
 
 from __future__ import annotations
@@ -70,10 +73,12 @@ FRAME_COLUMNS: dict[str, str] = {
     "checkpoint_sha256": "sha256 of the weights",
     "e_form_eV_atom": "eV/atom",
     "e_hull_eV_atom": "eV/atom",
+    "e_hull_lower_bound": "why e_hull is only a lower bound (empty: a value)",
     "window_low_V": "V vs Li/Li+",
     "window_high_V": "V vs Li/Li+",
     "K_VRH_GPa": "GPa",
     "G_VRH_GPa": "GPa",
+    "elastic_ions": "clamped or relaxed ions in the strained cells",
     "sigma_300K_mS_cm": "mS/cm (Arrhenius extrapolation to 300 K)",
     "Ea_eV": "eV",
     "D_300K_cm2_s": "cm^2/s (Arrhenius extrapolation to 300 K)",
@@ -83,10 +88,15 @@ FRAME_COLUMNS: dict[str, str] = {
     "Ea_ab_eV": "eV",
     "Ea_ac_eV": "eV",
     "ordering_energy_eV": "eV per ordered cell",
+    "ordering_energy_eV_atom": "eV/atom of the best ordered cell",
     "ordering_nsites": "atoms in the ordered cell",
+    "preset": "table preset of the flow that made the result (empty: not a table flow)",
 }
 
-_KEYS = ("formula", "chemsys", "potential", "checkpoint")
+_KEYS = ("formula", "chemsys", "potential", "checkpoint", "preset")
+
+#: job metadata key a paper-table flow stores its preset under
+PRESET_KEY = "sse_preset"
 #: task types joined into one row of :func:`results_frame`
 JOINED = ("conductivity", "stability", "elastic", "ordering")
 
@@ -264,7 +274,8 @@ def _completed(doc: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _key(output: dict[str, Any]) -> tuple[str, str, str, str]:
+def _key(doc: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    output = doc.get("output") or {}
     summary = output.get("summary") or {}
     potential = output.get("potential") or {}
     return (
@@ -272,6 +283,7 @@ def _key(output: dict[str, Any]) -> tuple[str, str, str, str]:
         str(summary.get("chemsys", "")),
         str(potential.get("name") or "unknown"),
         str(potential.get("checkpoint") or ""),
+        str((doc.get("metadata") or {}).get(PRESET_KEY) or ""),
     )
 
 
@@ -282,14 +294,18 @@ def query_columns(output: dict[str, Any]) -> dict[str, Any]:
 
 
 def join_results(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Join documents (newest first) into one record per formula, potential, checkpoint."""
-    rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    """Join documents (newest first): one record per formula, potential, checkpoint, preset.
+
+    Results of a paper-table flow carry its preset, so a table shows the results of
+    the preset asked for, not merely the newest ones.
+    """
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for doc in docs:
         output = doc.get("output") or {}
         kind = output.get("task_type")
         if kind not in JOINED:
             continue
-        key = _key(output)
+        key = _key(doc)
         row = rows.setdefault(key, dict(zip(_KEYS, key, strict=True)))
         sha = (output.get("potential") or {}).get("checkpoint_sha256")
         row.setdefault("checkpoint_sha256", sha)
@@ -327,12 +343,14 @@ def results_frame(
     until: str | date | datetime | None = None,
     store: JobStore | None = None,
     settings: SSEFlowsSettings | None = None,
+    preset: str | None = None,
 ) -> pd.DataFrame:
     """Return conductivity, stability, elastic and ordering results joined per structure.
 
-    One row per (formula, chemsys, potential, checkpoint); the newest document of each
-    kind wins. Filters are those of :func:`query_outputs`. Columns and units: see the
-    module docstring and :data:`FRAME_COLUMNS`; a result not computed is NaN.
+    One row per (formula, chemsys, potential, checkpoint, preset); the newest document
+    of each kind wins. ``preset`` keeps only the results a paper-table flow of that
+    preset made. Other filters are those of :func:`query_outputs`. Columns and units:
+    see the module docstring and :data:`FRAME_COLUMNS`; a result not computed is NaN.
     """
     import pandas as pd
 
@@ -348,6 +366,8 @@ def results_frame(
         settings=settings,
     )
     rows = join_results(docs)
+    if preset is not None:
+        rows = [r for r in rows if r["preset"] == preset]
     base = [c for c in FRAME_COLUMNS if c in _KEYS or c == "checkpoint_sha256"]
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -367,7 +387,7 @@ def flat_records(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     records = []
     for doc in docs:
         output = doc.get("output") or {}
-        formula, chemsys, potential, checkpoint = _key(output)
+        formula, chemsys, potential, checkpoint, preset = _key(doc)
         record: dict[str, Any] = {
             "completed_at": str(doc.get("completed_at", ""))[:19],
             "uuid": doc.get("uuid"),
@@ -377,6 +397,7 @@ def flat_records(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "chemsys": chemsys,
             "potential": potential,
             "checkpoint": checkpoint,
+            "preset": preset,
         }
         cls = document_class(output.get("task_type"))
         if cls is not None:

@@ -222,3 +222,68 @@ def test_cli_json(tmp_path: Path):
         app, ["elastic", str(cif), "--potential", "emt", "--shear-strains", "0"]
     )
     assert bad.exit_code == 2 and "shear" in bad.output
+
+
+# ---------------------------------------------------------------- matcalc (paper 000)
+MATCALC_NORMAL = [-0.01, -0.005, 0.005, 0.01]
+MATCALC_SHEAR = [-0.06, -0.03, 0.03, 0.06]
+
+
+def test_paper_method_reproduces_matcalc_elasticitycalc():
+    """engine=matcalc with matcalc's defaults: matcalc's own numbers, through our job."""
+    from matcalc import ElasticityCalc
+
+    from sse_flows.makers import RelaxMaker
+    from sse_flows.query import query_columns
+
+    structure = load_prototype("Li3PS4")  # gamma, 16 atoms, orthorhombic
+    out = _run(
+        ElasticMaker(
+            potential="chgnet",
+            engine="matcalc",
+            normal_strains=MATCALC_NORMAL,
+            shear_strains=MATCALC_SHEAR,
+            relax_maker=RelaxMaker(fmax=0.1, max_steps=500, fix_symmetry=False),
+            ion_relax_maker=None,
+        ).make(structure)
+    )
+    calculator = load_potential(PotentialSpec.parse("chgnet")).calculator
+    reference = ElasticityCalc(calculator, units_GPa=True).calc(structure)
+    print(
+        f"CHGNet gamma-Li3PS4, clamped ions: ours K {out.K_VRH_GPa:.2f} G "
+        f"{out.G_VRH_GPa:.2f}; matcalc K {reference['bulk_modulus_vrh']:.2f} G "
+        f"{reference['shear_modulus_vrh']:.2f}"
+    )
+    # the same engine; the reference cells differ only in how FIRE stopped at 0.1 eV/A
+    assert out.K_VRH_GPa == pytest.approx(reference["bulk_modulus_vrh"], rel=0.02)
+    assert out.G_VRH_GPa == pytest.approx(reference["shear_modulus_vrh"], rel=0.02)
+    assert "matcalc ElasticityCalc" in out.fitting_method and not out.ions_relaxed
+    assert query_columns(out.model_dump())["elastic_ions"] == "clamped"
+
+
+def test_own_engine_agrees_with_matcalc_at_small_strains():
+    """Same cell, clamped ions: the two strain conventions meet as strains shrink."""
+    from matcalc import ElasticityCalc
+
+    from sse_flows.calc.elastic import ElasticSettings, elastic_tensor
+    from sse_flows.calc.relax import RelaxSettings, relax
+
+    calculator = load_potential(PotentialSpec.parse("chgnet")).calculator
+    cell = relax(
+        to_atoms(load_prototype("Li3PS4")),
+        calculator,
+        RelaxSettings(fmax=0.005, max_steps=1000),
+    ).structure
+    small = [-0.01, -0.005, 0.005, 0.01]
+    theirs = ElasticityCalc(
+        calculator, relax_structure=False, units_GPa=True, shear_strains=small
+    ).calc(cell)
+    ours = elastic_tensor(
+        to_atoms(cell),
+        calculator,
+        ElasticSettings(
+            normal_strains=small, shear_strains=small, reference_relax=None, ion_relax=None
+        ),
+    )
+    assert ours.moduli["K_VRH_GPa"] == pytest.approx(theirs["bulk_modulus_vrh"], rel=0.005)
+    assert ours.moduli["G_VRH_GPa"] == pytest.approx(theirs["shear_modulus_vrh"], rel=0.01)

@@ -30,7 +30,7 @@ from build_prototypes import labelled  # noqa: E402
 
 def test_library_has_all_roles():
     roles = {info.role for info in list_prototypes()}
-    assert roles == {"electrolyte", "competing", "element"}
+    assert roles == {"electrolyte", "competing", "element", "source"}
     assert {i.name for i in list_prototypes("element")} >= {"Li", "Y", "In", "P", "Ge"}
     with pytest.raises(StructureInputError, match="electrolyte, competing, element"):
         list_prototypes("solvent")
@@ -42,6 +42,11 @@ def test_prototype_loads_and_matches_its_index(name: str):
     structure = load_prototype(name.upper())  # names are case-insensitive
     assert len(structure) == info.nsites
     assert structure.is_ordered == info.ordered
+    if info.role == "source":  # as published (noise, refined occupancies): provenance
+        assert info.origin and "@" in info.origin and ":" in info.origin
+        if info.noised:  # the noise is said where the file is described
+            assert "noise" in info.note.lower() and "relax" in info.note.lower()
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sga = SpacegroupAnalyzer(labelled(structure), symprec=0.01)
@@ -57,7 +62,9 @@ def test_prototype_loads_and_matches_its_index(name: str):
     assert report.charge_checked
     if info.ordered and info.role != "element":
         assert report.net_charge == pytest.approx(0.0, abs=1e-6)
-    assert report.min_distance is not None and report.min_distance > 1.5
+    assert report.min_distance is not None
+    if info.ordered:  # disordered cells may hold split (alternative) sites closer
+        assert report.min_distance > 1.5
 
 
 def test_bond_lengths_are_chemical():

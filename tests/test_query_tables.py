@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import typer
 import yaml
@@ -37,7 +38,7 @@ from sse_flows.documents import (
 from sse_flows.errors import SSEFlowsError
 from sse_flows.makers.mechanics import ElasticMaker
 from sse_flows.provenance import PotentialProvenance, RunProvenance
-from sse_flows.query import formula_key, query_outputs, results_frame
+from sse_flows.query import PRESET_KEY, formula_key, query_outputs, results_frame
 from sse_flows.runner import run_flow
 from sse_flows.stores import get_job_store
 from sse_flows.tables import (
@@ -74,7 +75,12 @@ def _potential(name: str, checkpoint: str | None = None) -> PotentialProvenance:
     return PotentialProvenance(name=name, checkpoint=checkpoint, package=name, device="cpu")
 
 
-def _store_test_doc(output: Any, name: str, completed_at: datetime | None = None) -> str:
+def _store_test_doc(
+    output: Any,
+    name: str,
+    completed_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> str:
     """Insert a job document holding ``output`` the way jobflow stores it (test data)."""
     doc_uuid = str(uuid.uuid4())
     doc = {
@@ -82,7 +88,7 @@ def _store_test_doc(output: Any, name: str, completed_at: datetime | None = None
         "index": 1,
         "name": name,
         "output": jsanitize(output, strict=True, enum_values=True, allow_bson=True),
-        "metadata": {"test_data": True},
+        "metadata": {"test_data": True, **(metadata or {})},
         "hosts": [],
         "completed_at": (completed_at or datetime.now()).isoformat(),
     }
@@ -372,6 +378,57 @@ def test_table1_row_shows_ours_and_deviation_from_stored_documents():
     assert line["K_ours"] == NOT_COMPUTED
     md = build_table("paper000-table1", "md")
     assert "log10 -1.00" in md and "+0.01 (+24.5%)" in md
+
+
+def test_table_takes_the_results_of_its_preset_and_marks_bounds():
+    """Results of another preset are never mixed in, even when newer."""
+    paper = _stability_doc(LI3YCL6, "chgnet", -2.330, 0.0300).model_copy(
+        update={"e_hull_lower_bound": "no structure of known phases Li7PS6"}
+    )
+    _store_test_doc(
+        paper, "stability", datetime(2026, 1, 1), metadata={PRESET_KEY: "paper"}
+    )
+    _store_test_doc(
+        _stability_doc(LI3YCL6, "chgnet", -2.100, 0.0700),
+        "stability",
+        datetime(2026, 6, 1),
+        metadata={PRESET_KEY: "small"},
+    )
+    spec = load_table("paper000-table1")
+
+    def chgnet(preset: str | None) -> Any:
+        return next(f for f in fill_table(spec, preset=preset) if f.row.label == "CHGNET")
+
+    row = chgnet("paper")
+    assert row.cells["e_hull"].ours == pytest.approx(0.03)
+    assert row.cells["e_form"].ours == pytest.approx(-2.33)
+    assert row.cells["e_hull"].bound == "no structure of known phases Li7PS6"
+    assert "E_hull is a lower bound (no structure of known phases Li7PS6)" in row.status
+    assert chgnet("small").cells["e_hull"].ours == pytest.approx(0.07)
+    assert chgnet(None).cells["e_hull"].ours == pytest.approx(0.07)  # newest of any
+    assert chgnet("paper-relaxed-ions").cells["e_hull"].ours is None
+    md = build_table("paper000-table1", "md", preset="paper")
+    line = next(r for r in md.splitlines() if r.startswith("| CHGNET"))
+    assert ">= 0.03" in line and "0.07" not in line
+    frame = results_frame(preset="small")
+    assert list(frame.preset) == ["small"] and list(frame.e_hull_eV_atom) == [0.07]
+
+
+def test_table3_energy_is_per_four_formula_units():
+    """Paper 000 Table 3 prints ~-171.4 eV at x = 0.5: 40 atoms, not one f.u."""
+    frame = pd.DataFrame(
+        [
+            {
+                "formula": "Na0.5Li2.5YCl6",
+                "potential": "mattersim",
+                "checkpoint": "",
+                "ordering_energy_eV_atom": -4.2857,
+            }
+        ]
+    )
+    first = fill_table(load_table("paper000-table3"), frame=frame)[0]
+    assert first.cells["energy"].ours == pytest.approx(-4.2857 * 40)
+    assert first.cells["energy"].deviation == pytest.approx(0.0, abs=1e-3)
 
 
 def test_tables_s3_s5_and_table3_fill_from_stored_documents():

@@ -175,6 +175,34 @@ ENTRIES: list[dict[str, Any]] = [
             "model, not an experimental structure."
         ),
     },
+    # ---------------------------------------------------------- competing phases
+    {
+        "name": "Li4P2S6",
+        "formula": "Li4P2S6",
+        "spacegroup": "P-31m",
+        "lattice": {"a": 6.10622, "c": 6.61513},
+        "role": "competing",
+        "oxidation_states": {"Li": 1, "P": 4, "S": -2},
+        "sites": [
+            ("Li", [1 / 3, 2 / 3, 0.0]),  # Li1 2c
+            ("Li", [2 / 3, 1 / 3, 0.5]),  # Li2 2d
+            ("P", [0.0, 0.0, 0.1715]),  # P 2e: P2 dumbbell along c, P-P 2.27 A
+            ("S", [0.3237, 0.0, 0.25]),  # S 6k
+        ],
+        "source": (
+            "Ordered P-31m model with the parameters of the aiida-cusp documentation "
+            "(tutorial interstitial_migration_li4p2s6_neb; not cited there), which agree "
+            "with the subcell of R. Mercier, J. P. Malugani, B. Fahys, J. Douglade, "
+            "G. Robert, J. Solid State Chem. 43, 151 (1982), a = 6.07, c = 6.58 A"
+        ),
+        "note": (
+            "Li4P2S6 (P2S6 4- units, P-P 2.27 A, P-S 2.04 A), 12 atoms. The refined "
+            "structure has the P2 dumbbells disordered over two orientations (P6_3/mcm "
+            "or a sqrt3 x sqrt3 P-3m1 supercell, Ben Yahia et al., Z. Kristallogr. 238, "
+            "209 (2023)); this is the ordered subcell model DFT studies use. Hull phase "
+            "of Li-P-S systems."
+        ),
+    },
     # ------------------------------------------------------------------- elements
     {
         "name": "S8",

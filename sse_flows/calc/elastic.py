@@ -4,7 +4,8 @@ pymatgen does the mechanics: ``Strain``/``Deformation`` for the cells, ``Stress`
 the second Piola-Kirchhoff conversion, ``ElasticTensor.from_independent_strains`` for
 the fit and its Voigt-Reuss-Hill averages. Written here: the choice of strain set,
 the ion relaxation inside each strained cell, the fit diagnostics and the Born check
-with named criteria, none of which pymatgen or matcalc report.
+with named criteria, none of which pymatgen or matcalc report. ``engine="matcalc"``
+fits with matcalc's ElasticityCalc instead (paper 000's method; see elastic_fit).
 
 Why not atomate2's ``ElasticMaker``: it drives atomate2's force-field makers, whose
 potential is a name from atomate2's own list (not a spec of this registry with EMT,
@@ -15,31 +16,37 @@ positive = tensile, the sign pymatgen's fit expects (sigma = C e, C > 0); GPa ou
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from pymatgen.analysis.elasticity import Deformation, ElasticTensor, Strain, Stress
+from pymatgen.analysis.elasticity import ElasticTensor, Strain
 from pymatgen.core import Structure
 
+from sse_flows.calc.elastic_fit import (
+    ElasticFit,
+    ElasticFitError,
+    MechanicsError,
+    fit_elastic_tensor,
+    matcalc_fit,
+)
 from sse_flows.calc.relax import RelaxResult, RelaxSettings, relax
 from sse_flows.calc.static import static
-from sse_flows.errors import SSEFlowsError
+from sse_flows.provenance import package_version
 from sse_flows.structures.io import to_atoms, to_structure
+
+__all__ = [
+    "ElasticFit",
+    "ElasticFitError",
+    "MechanicsError",
+    "fit_elastic_tensor",
+]
 
 DEFAULT_NORMAL_STRAINS = (-0.01, -0.005, 0.005, 0.01)
 DEFAULT_SHEAR_STRAINS = (-0.02, -0.01, 0.01, 0.02)
 VOIGT_LABELS = ("xx", "yy", "zz", "yz", "xz", "xy")
-
-
-class MechanicsError(SSEFlowsError):
-    """An elastic or equation-of-state calculation cannot give a trustworthy result."""
-
-
-class ElasticFitError(MechanicsError):
-    """The strains asked for cannot determine the elastic tensor."""
 
 
 def reference_relax_settings() -> RelaxSettings:
@@ -66,12 +73,21 @@ class CellSettings:
 
 @dataclass
 class ElasticSettings(CellSettings):
-    """Normal strain magnitudes (e_xx, e_yy, e_zz) and engineering shear ones (2 e_ij)."""
+    """Normal strain magnitudes (e_xx, e_yy, e_zz) and engineering shear ones (2 e_ij).
+
+    ``engine``: ``sse-flows`` (symmetric strains, second Piola-Kirchhoff stresses, one
+    fit per strain component) or ``matcalc`` (matcalc's ElasticityCalc: simple-shear
+    deformations from pymatgen's DeformedStructureSet, Cauchy stresses fitted per
+    component). Both agree at small strains; at the +-6 % shear of matcalc's defaults
+    the finite-strain paths differ (G of CHGNet Li3PS4: 13.8 GPa with matcalc, 13.2
+    with ours; 12.8 and 12.75 at +-1 %).
+    """
 
     normal_strains: list[float] = field(
         default_factory=lambda: list(DEFAULT_NORMAL_STRAINS)
     )
     shear_strains: list[float] = field(default_factory=lambda: list(DEFAULT_SHEAR_STRAINS))
+    engine: Literal["sse-flows", "matcalc"] = "sse-flows"
 
 
 def elastic_strains(normal: list[float], shear: list[float]) -> list[Strain]:
@@ -105,58 +121,6 @@ def elastic_strains(normal: list[float], shear: list[float]) -> list[Strain]:
             voigt[component] = float(magnitude)
             strains.append(Strain.from_voigt(voigt))
     return strains
-
-
-@dataclass
-class ElasticFit:
-    """A fitted tensor with what is needed to judge it."""
-
-    C: np.ndarray  # symmetrised 6x6 Voigt, GPa
-    asymmetry: float  # largest |C_ij - C_ji| of the raw fit, GPa
-    residual: float  # RMS of observed - (C e + s0), GPa
-    strains_voigt: np.ndarray  # N x 6
-    stresses_voigt: np.ndarray  # N x 6, second Piola-Kirchhoff, GPa
-
-
-def fit_elastic_tensor(
-    deformations: list[Deformation],
-    cauchy_stresses_GPa: list[np.ndarray],
-    reference_stress_GPa: np.ndarray,
-) -> ElasticFit:
-    """Fit C (GPa) to Cauchy stresses (positive = tensile) of deformed cells.
-
-    Stresses become second Piola-Kirchhoff stresses, the work-conjugate of the
-    Green-Lagrange strain; each column of C is a linear fit of one strain component
-    through the reference point (pymatgen's ``from_independent_strains``).
-    """
-    strains = [d.green_lagrange_strain for d in deformations]
-    pk2 = [
-        Stress(np.asarray(s)).piola_kirchoff_2(d)
-        for s, d in zip(cauchy_stresses_GPa, deformations, strict=True)
-    ]
-    reference = Stress(np.asarray(reference_stress_GPa))
-    try:
-        with warnings.catch_warnings():
-            # pymatgen's fit warns about its own conversions on every call
-            warnings.simplefilter("ignore")
-            raw = ElasticTensor.from_independent_strains(strains, pk2, eq_stress=reference)
-    except ValueError as exc:
-        raise ElasticFitError(
-            f"The strains cannot determine the elastic tensor ({exc}); every one of the "
-            "six Voigt components needs at least one nonzero strain."
-        ) from exc
-    c_raw = np.asarray(raw.voigt, dtype=float)
-    c_sym = 0.5 * (c_raw + c_raw.T)
-    e = np.array([s.voigt for s in strains], dtype=float)
-    s = np.array([p.voigt for p in pk2], dtype=float)
-    predicted = e @ c_sym.T + reference.voigt
-    return ElasticFit(
-        C=c_sym,
-        asymmetry=float(np.abs(c_raw - c_raw.T).max()),
-        residual=float(np.sqrt(np.mean((s - predicted) ** 2))),
-        strains_voigt=e,
-        stresses_voigt=s,
-    )
 
 
 @dataclass
@@ -287,6 +251,7 @@ class ElasticResult:
     born: BornStability
     moduli: dict[str, float | None]
     warnings: list[str]
+    method: str = "independent"
 
 
 def elastic_tensor(
@@ -297,12 +262,21 @@ def elastic_tensor(
     notes: list[str] = []
     reference, relaxation = relaxed_reference(atoms, calculator, settings, notes)
     _, reference_stress = evaluate_cell(reference, calculator, settings)
-    deformations = [s.get_deformation_matrix() for s in strains]
-    stresses = [
-        evaluate_cell(d.apply_to_structure(reference), calculator, settings)[1]
-        for d in deformations
-    ]
-    fit = fit_elastic_tensor(deformations, stresses, reference_stress)
+    if settings.engine == "matcalc":
+        fit = matcalc_fit(
+            reference,
+            calculator,
+            settings.normal_strains,
+            settings.shear_strains,
+            settings.ion_relax,
+        )
+    else:
+        deformations = [s.get_deformation_matrix() for s in strains]
+        stresses = [
+            evaluate_cell(d.apply_to_structure(reference), calculator, settings)[1]
+            for d in deformations
+        ]
+        fit = fit_elastic_tensor(deformations, stresses, reference_stress)
     born = check_born_stability(fit.C)
     moduli = elastic_moduli(fit.C)
     if not np.isfinite([v for v in moduli.values() if v is not None]).all():
@@ -336,4 +310,10 @@ def elastic_tensor(
         born=born,
         moduli=moduli,
         warnings=notes,
+        method=(
+            f"matcalc ElasticityCalc {package_version('matcalc')} (simple shear, "
+            "Cauchy stress fit per component)"
+            if settings.engine == "matcalc"
+            else "independent (symmetric strains, PK2 stress, pymatgen fit)"
+        ),
     )

@@ -2,9 +2,11 @@
 
 With ``--compute`` the table's spec (``flow: table``, one flow per potential) runs
 first: by default for the table's potentials that can run here, with the ``small`` or
-``paper`` preset; potentials without weights on this machine are skipped and their
-rows say so. stdout holds only the table; progress, model banners and errors go to
-stderr. Exit codes: 2 for bad input, 1 when a run failed (the table is still printed).
+``paper`` preset (``--properties`` keeps some of the table's properties); potentials
+without weights on this machine are skipped and their rows say so. The table shows the
+results of the preset given (stored with each result), else the newest of any.
+stdout holds only the table; progress, model banners and errors go to stderr. Exit
+codes: 2 for bad input, 1 when a run failed (the table is still printed).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def compute(
     preset: str,
     structures: dict[str, str],
     formulas: list[str] | None,
+    properties: list[str] | None = None,
 ) -> bool:
     """Run the table's spec for the potentials; return whether every run completed."""
     from sse_flows.spec import FlowSpec
@@ -47,6 +50,7 @@ def compute(
             "potentials": potentials,
             "structures": structures,
             "formulas": formulas,
+            "properties": properties,
         },
         Path.cwd(),
         "table options",
@@ -54,10 +58,11 @@ def compute(
     flow = spec.build()
     for label, reason in (flow.metadata or {}).get("skipped", {}).items():
         typer.echo(f"skipped {label}: {reason}", err=True)
-    if preset == "paper":
+    if preset == "paper" and "conductivity" in (properties or ["conductivity"]):
         typer.echo(
             "note: the paper preset runs ns of MD per temperature (days on a GPU); "
-            "here it runs locally, job after job",
+            "here it runs locally, job after job (--properties stability,elastic "
+            "leaves it out)",
             err=True,
         )
     from sse_flows.records import flow_jobs
@@ -76,6 +81,14 @@ def compute(
                 err=True,
             )
     return record.state == "COMPLETED"
+
+
+def _preset_name(preset: str | None) -> str | None:
+    """Return the name results are stored under: a preset file's stem, or the name."""
+    if preset is None:
+        return None
+    path = Path(preset)
+    return path.stem if path.suffix in (".yaml", ".yml") else preset
 
 
 @command()
@@ -97,9 +110,22 @@ def table(
         ),
     ] = None,
     preset: Annotated[
-        str,
-        typer.Option("--preset", help="small (minutes on a CPU), paper, or a YAML file."),
-    ] = "small",
+        str | None,
+        typer.Option(
+            "--preset",
+            help="small (minutes on a CPU), paper, or a YAML file; with --compute the "
+            "default is small. The table shows that preset's results (without: the "
+            "newest of any).",
+        ),
+    ] = None,
+    properties: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--properties",
+            help="With --compute: only these of stability, elastic, conductivity "
+            "(comma list).",
+        ),
+    ] = None,
     structure: Annotated[
         list[str] | None,
         typer.Option(
@@ -125,15 +151,17 @@ def table(
         fail(f"--format must be one of {', '.join(FORMATS)}")
     potentials = split_values(potential)
     formulas = split_values(formula) or None
-    if not run and (structure or formulas or preset != "small"):
-        fail("--preset, --structure and --formula only apply with --compute")
+    chosen = split_values(properties) or None
+    if not run and (structure or formulas or chosen):
+        fail("--structure, --formula and --properties only apply with --compute")
     ok = True
     if run:
+        preset = preset or "small"
         try:
             structures = parse_structure_args(structure or [])
             potentials = potentials or default_potentials(name)
             if potentials:
-                ok = compute(name, potentials, preset, structures, formulas)
+                ok = compute(name, potentials, preset, structures, formulas, chosen)
             else:
                 typer.echo(
                     f"no potential of {name} can run here; give one with --potential "
@@ -143,7 +171,7 @@ def table(
         except SSEFlowsError as exc:
             fail(exc)
     try:
-        text = build_table(name, fmt, potentials=potentials)
+        text = build_table(name, fmt, potentials=potentials, preset=_preset_name(preset))
     except SSEFlowsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

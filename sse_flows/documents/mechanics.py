@@ -95,7 +95,10 @@ class ElasticOutput(TaskOutput):
     asymmetry_GPa: float = Field(
         description="Largest |C_ij - C_ji| of the raw fit before symmetrising, GPa."
     )
-    fitting_method: str = Field(description="pymatgen fit used: 'independent'.")
+    fitting_method: str = Field(
+        description="How C was fitted: this package's independent-strain fit or "
+        "matcalc's ElasticityCalc (with its version)."
+    )
     normal_strains: list[float] = Field(description="Normal strain magnitudes applied.")
     shear_strains: list[float] = Field(
         description="Engineering shear strain magnitudes (gamma = 2 e_ij) applied."
@@ -141,7 +144,7 @@ class ElasticOutput(TaskOutput):
             eigenvalues_GPa=born.eigenvalues_GPa,
             fit_residual_GPa=fit.residual,
             asymmetry_GPa=fit.asymmetry,
-            fitting_method="independent",
+            fitting_method=result.method,
             normal_strains=[float(v) for v in normal_strains],
             shear_strains=[float(v) for v in shear_strains],
             strains_voigt=fit.strains_voigt.tolist(),
@@ -171,8 +174,15 @@ class ElasticOutput(TaskOutput):
 
     @classmethod
     def query_columns(cls, output: dict[str, Any]) -> dict[str, Any]:
-        """Bulk and shear moduli."""
-        return {"K_VRH_GPa": output.get("K_VRH_GPa"), "G_VRH_GPa": output.get("G_VRH_GPa")}
+        """Bulk and shear moduli, and whether the ions were relaxed in strained cells."""
+        relaxed = output.get("ions_relaxed")
+        return {
+            "K_VRH_GPa": output.get("K_VRH_GPa"),
+            "G_VRH_GPa": output.get("G_VRH_GPa"),
+            "elastic_ions": None
+            if relaxed is None
+            else ("relaxed" if relaxed else "clamped"),
+        }
 
 
 class EOSOutput(TaskOutput):

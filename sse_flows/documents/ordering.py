@@ -135,7 +135,7 @@ class OrderingDocument(Document):
 
     @classmethod
     def query_columns(cls, output: dict[str, Any]) -> dict[str, Any]:
-        """Return counts and the relaxed energy of the best cell (eV per cell)."""
+        """Return counts and the relaxed energy of the best cell (per cell and per atom)."""
         candidates = output.get("candidates") or []
         best = candidates[0] if candidates else {}
         per_atom = best.get("relaxed_energy_eV_atom")
@@ -145,5 +145,6 @@ class OrderingDocument(Document):
             "n_distinct": output.get("n_distinct"),
             "ranked_by": output.get("ranked_by"),
             "ordering_energy_eV": energy,
+            "ordering_energy_eV_atom": per_atom,
             "ordering_nsites": nsites,
         }

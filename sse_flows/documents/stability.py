@@ -87,8 +87,14 @@ class StabilityOutput(Document):
     )
     missing_known_phases: list[str] = Field(
         default_factory=list,
-        description="Phases often on DFT hulls of this system that the entry set lacks "
-        "(a hint, not exhaustive).",
+        description="Known phases of this system (sse_flows/data/known_phases.yaml) "
+        "that the entry set lacks.",
+    )
+    e_hull_lower_bound: str | None = Field(
+        None,
+        description="Why e_hull_eV_atom is only a lower bound (phases that could lie "
+        "below it are missing or failed; adding them can only raise it); None when "
+        "the hull holds every known phase of the system.",
     )
     notes: list[str] = Field(default_factory=list, description="Caveats of this result.")
     corrections: CorrectionsRecord = Field(description="Energy corrections applied.")
@@ -109,8 +115,13 @@ class StabilityOutput(Document):
             f"pymatgen {self.pymatgen_version})",
             f"  corrections: {c.reason or c.scheme}",
             f"  E_f    = {self.e_form_eV_atom:.4f} eV/atom",
-            f"  E_hull = {1000 * self.e_hull_eV_atom:.1f} meV/atom"
-            + (" (on the hull)" if self.stable else ""),
+            (
+                f"  E_hull >= {1000 * self.e_hull_eV_atom:.1f} meV/atom (a lower bound: "
+                f"{self.e_hull_lower_bound})"
+                if self.e_hull_lower_bound
+                else f"  E_hull = {1000 * self.e_hull_eV_atom:.1f} meV/atom"
+                + (" (on the hull)" if self.stable else "")
+            ),
             "  decomposition: "
             + " + ".join(f"{p.fraction:.3f} {p.formula}" for p in self.decomposition),
         ]
@@ -125,6 +136,8 @@ class StabilityOutput(Document):
                     f"    {r.v_low:5.2f} - {top:>5s} V: Li uptake {r.li_uptake:+.3f}"
                     f" per f.u., {' + '.join(r.phases)}"
                 )
+        if self.missing_known_phases:
+            lines.append(f"  known phases lacking: {', '.join(self.missing_known_phases)}")
         lines.append("  entries (label, source, E/atom eV, E_hull meV/atom):")
         for e in self.entries:
             lines.append(
@@ -143,6 +156,7 @@ class StabilityOutput(Document):
         return {
             "e_form_eV_atom": output.get("e_form_eV_atom"),
             "e_hull_eV_atom": output.get("e_hull_eV_atom"),
+            "e_hull_lower_bound": output.get("e_hull_lower_bound"),
             "window_low_V": window[0],
             "window_high_V": window[1],
         }

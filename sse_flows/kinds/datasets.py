@@ -81,6 +81,9 @@ class TableRunSpec(FlowSpec):
         default_factory=dict, description="FORMULA: file for rows not shipped."
     )
     formulas: list[str] | None = Field(None, description="Only these rows.")
+    properties: list[Literal["stability", "elastic", "conductivity"]] | None = Field(
+        None, description="Only these of the table's properties (None: all)."
+    )
 
     def build_one(self) -> Flow:
         """Build the table's flow for one potential (empty when its weights are missing)."""
@@ -93,6 +96,7 @@ class TableRunSpec(FlowSpec):
             preset=preset,
             potential=self.potential,
             formulas=self.formulas,
+            properties=list(self.properties) if self.properties else None,
         ).make(structures)
 
     def used_potentials(self) -> list[PotentialSpec]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from jobflow import job
 from pymatgen.core import Structure
@@ -58,7 +59,8 @@ class ElasticMaker(PotentialJobMaker):
     relaxed in the strained cell (``ion_relax_maker``, fixed cell; None for clamped
     ions), and each column of C is a linear fit of stress against its strain through
     the reference stress. The sub-makers' settings are used; their potential is this
-    maker's.
+    maker's. ``engine="matcalc"`` strains and fits with matcalc's ElasticityCalc
+    (simple shear, Cauchy stresses), the method paper 000 used.
     """
 
     name: str = "elastic"
@@ -68,6 +70,7 @@ class ElasticMaker(PotentialJobMaker):
         default_factory=lambda: list(DEFAULT_NORMAL_STRAINS)
     )
     shear_strains: list[float] = field(default_factory=lambda: list(DEFAULT_SHEAR_STRAINS))
+    engine: Literal["sse-flows", "matcalc"] = "sse-flows"
 
     @job(output_schema=ElasticOutput)
     def make(
@@ -80,6 +83,7 @@ class ElasticMaker(PotentialJobMaker):
             ion_relax=self.ion_relax_maker,
             normal_strains=self.normal_strains,
             shear_strains=self.shear_strains,
+            engine=self.engine,
         )
         result = elastic_tensor(to_atoms(structure), loaded.calculator, settings)
         return ElasticOutput.from_result(

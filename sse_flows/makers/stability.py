@@ -137,11 +137,6 @@ class StabilityAnalysisMaker(SpecSection, Maker):
                 "allow_incomplete=True (CLI --allow-incomplete) to build the hull without "
                 "them (the result is then flagged complete: false)."
             )
-        if failed:
-            notes.append(
-                "Hull built without failed phases "
-                f"{', '.join(f.label for f in failed)}: E_hull is a lower bound."
-            )
         unconverged = [k for k, v in records_meta.items() if v.get("converged") is False]
         if unconverged:
             notes.append(f"Relaxations not converged to fmax: {', '.join(unconverged)}.")
@@ -154,11 +149,24 @@ class StabilityAnalysisMaker(SpecSection, Maker):
         target_c, others_c = corrected[0], corrected[1:]
         hull = analyze_hull(target_c, others_c)
         empty, absent = missing_phases([target_c, *others_c], elements)
-        if empty or absent:
+        lacking = [p.formula for p in absent if p.role == "hull"]
+        bound_reasons = []
+        if failed:
+            bound_reasons.append(f"failed phases {', '.join(f.label for f in failed)}")
+        if lacking:
+            bound_reasons.append(f"no structure of known phases {', '.join(lacking)}")
+        if bound_reasons:
             notes.append(
-                "The hull may be incomplete: "
-                + (f"no compound in {', '.join(empty)}; " if empty else "")
-                + (f"known phases absent: {', '.join(absent)}." if absent else "")
+                "E_hull is a lower bound (a missing phase can only lower the hull): "
+                + "; ".join(bound_reasons)
+                + "."
+            )
+        if empty:
+            notes.append(f"No compound in subsystems {', '.join(empty)}.")
+        side = [f"{p.formula} ({p.role} side)" for p in absent if p.role != "hull"]
+        if side:
+            notes.append(
+                f"Also absent: {', '.join(side)}; they bound the window, not E_hull."
             )
         window: WindowResult | None = None
         if self.window and self.open_element in elements and len(elements) > 1:
@@ -201,7 +209,8 @@ class StabilityAnalysisMaker(SpecSection, Maker):
             complete=not failed,
             failed_phases=failed,
             missing_subsystems=empty,
-            missing_known_phases=absent,
+            missing_known_phases=[p.formula for p in absent],
+            e_hull_lower_bound="; ".join(bound_reasons) or None,
             notes=notes,
             corrections=record,
             pymatgen_version=package_version("pymatgen"),

@@ -209,6 +209,25 @@ anion sites of an argyrodite kept apart even when their occupancies coincide.
 """
 
 
+def pool_partial_sites(structure: Structure) -> Structure:
+    """Return a copy whose partially occupied sites of one element set form one pool.
+
+    A refinement often spreads one species over several orbits with occupancies that
+    are integer only together (Li3YCl6: Li 6g 0.875 + 6h 0.625 = 9 of 12 sites; Y on
+    two split 2d orbits, 0.566 + 0.434 = 2 of 4). Pooled, the cell holds the
+    composition exactly and the Ewald ranking decides the split between orbits.
+    """
+    pooled = structure.copy()
+    labels = [
+        ""
+        if site.is_ordered and site.species.num_atoms > 1 - 1e-3
+        else "+".join(sorted(_symbol(sp) for sp in site.species))
+        for site in structure
+    ]
+    pooled.add_site_property(SUBLATTICE_PROPERTY, labels)
+    return pooled
+
+
 def typed_structure(structure: Structure) -> Structure:
     """Return a stand-in with one pseudo-element per (occupancy, sublattice) type.
 

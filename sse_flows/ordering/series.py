@@ -87,7 +87,10 @@ def anion_exchange_series(
         if not 0.0 <= f <= 1.0:
             raise OrderingError(f"Exchange fraction {f} is outside [0, 1].")
         structure = host.copy()
-        labels: list[str | None] = [None] * len(host)
+        # pools the host already has (split sites of another element) stay
+        labels: list[str | None] = list(
+            host.site_properties.get(SUBLATTICE_PROPERTY) or [None] * len(host)
+        )
         for i in halide_sites:
             structure.replace(
                 i, _occupancy({halide: 1 - f, chalcogen: f}), structure[i].frac_coords
@@ -143,7 +146,10 @@ def substitution_series(
                 f"{substituent} content {x} exceeds {per_formula} per formula."
             )
         structure = host.copy()
-        labels: list[str | None] = [None] * len(host)
+        # pools the host already has (split sites of another element) stay
+        labels: list[str | None] = list(
+            host.site_properties.get(SUBLATTICE_PROPERTY) or [None] * len(host)
+        )
         for i in sites:
             occ = {k.symbol: float(v) for k, v in host[i].species.items()}
             base = occ.pop(site_species)
@@ -184,7 +190,10 @@ def mixing_grid(
         if constraint is not None and not constraint(params):
             continue
         structure = host.copy()
-        labels: list[str | None] = [None] * len(host)
+        # pools the host already has (split sites of another element) stay
+        labels: list[str | None] = list(
+            host.site_properties.get(SUBLATTICE_PROPERTY) or [None] * len(host)
+        )
         for i, site in enumerate(host):
             symbol = site.species_string
             if symbol in substitutions:

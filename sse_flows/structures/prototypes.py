@@ -26,8 +26,8 @@ from pymatgen.core import Element, Structure
 from sse_flows.errors import StructureInputError
 from sse_flows.structures.io import read_structure
 
-Role = Literal["electrolyte", "competing", "element"]
-ROLES: tuple[str, ...] = ("electrolyte", "competing", "element")
+Role = Literal["electrolyte", "competing", "element", "source"]
+ROLES: tuple[str, ...] = ("electrolyte", "competing", "element", "source")
 
 #: Occupancies may sum to slightly above 1 from rounding in published tables.
 OCCUPANCY_TOLERANCE = 1e-3
@@ -51,7 +51,9 @@ class PrototypeInfo:
     spacegroup_number: int
     """International Tables number."""
     role: Role
-    """``electrolyte``, ``competing`` (phase on the hull) or ``element`` (reference)."""
+    """``electrolyte``, ``competing`` (phase on the hull), ``element`` (reference) or
+    ``source`` (a file as published, kept for provenance and comparison; never used
+    by a flow unless asked for by name)."""
     nsites: int
     """Sites in the shipped (conventional) cell; partial sites count once."""
     ordered: bool
@@ -72,6 +74,14 @@ class PrototypeInfo:
     """Which sites are disordered, what the papers used, caveats."""
     formula_units: float = field(default=1.0)
     """Formula units of ``formula`` in the shipped cell."""
+    origin: str | None = None
+    """Repository, commit and path of a file taken from a public repository."""
+    noised: bool = False
+    """True for a file whose coordinates carry deliberate noise (see ``note``)."""
+    parent: str | None = None
+    """The prototype this one was made from (restored, ordered or substituted)."""
+    comparisons: list[str] = field(default_factory=list)
+    """How it compares with independent files of the same phase."""
 
     @property
     def short_source(self) -> str:
@@ -140,6 +150,8 @@ def load_prototype(name: str) -> Structure:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         structure = Structure.from_file(str(path))
+    if info.role == "source":
+        return structure  # as published: noise and refined occupancies included
     try:
         validate_structure(structure, info.oxidation_states)
     except StructureInputError as exc:  # pragma: no cover - shipped data are checked

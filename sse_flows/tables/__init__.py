@@ -35,14 +35,17 @@ def build_table(
     store: JobStore | None = None,
     settings: SSEFlowsSettings | None = None,
     potentials: Sequence[str] = (),
+    preset: str | None = None,
 ) -> str:
     """Load a table spec, fill ours from the store and render it.
 
     ``potentials`` get rows even when the paper did not tabulate them (see
-    :func:`extra_rows`).
+    :func:`extra_rows`); ``preset`` shows only results of that table preset.
     """
     if fmt not in FORMATS:
         raise SSEFlowsError(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     spec = load_table(name)
-    filled = fill_table(spec, store=store, settings=settings, potentials=potentials)
+    filled = fill_table(
+        spec, store=store, settings=settings, potentials=potentials, preset=preset
+    )
     return render(spec, filled, fmt)

@@ -40,6 +40,8 @@ class Cell:
     deviation: float | None
     relative: float | None
     kind: str
+    bound: str | None = None  # why ours is only a lower bound
+    qualifier: str | None = None  # how ours was obtained (e.g. clamped ions)
 
 
 @dataclass
@@ -180,23 +182,33 @@ def extra_rows(
     return extra
 
 
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value) or None
+
+
 def fill_table(
     spec: TableSpec,
     frame: pd.DataFrame | None = None,
     store: JobStore | None = None,
     settings: SSEFlowsSettings | None = None,
     potentials: Sequence[str] = (),
+    preset: str | None = None,
 ) -> list[FilledRow]:
     """Fill our values of every row from the joined results (read from the store).
 
-    ``potentials`` get rows even without stored results (see :func:`extra_rows`).
+    ``potentials`` get rows even without stored results (see :func:`extra_rows`);
+    ``preset`` takes only results of paper-table flows of that preset (None: the
+    newest of any).
     """
     if frame is None:
-        frame = results_frame(store=store, settings=settings)
+        frame = results_frame(store=store, settings=settings, preset=preset)
     available = _available()
     filled = []
     for row in [*spec.rows, *extra_rows(spec, frame, potentials)]:
         ours: dict[str, float | None] = dict.fromkeys((c.key for c in spec.columns), None)
+        marks: dict[str, tuple[str | None, str | None]] = {}
         checkpoint = None
         matched = _matches(frame, row) if row.rank in (None, 0) else frame.iloc[0:0]
         for _, hit in matched.iterrows():
@@ -204,10 +216,18 @@ def fill_table(
                 value = _number(hit.get(column.field))
                 if ours[column.key] is None and value is not None:
                     ours[column.key] = value * column.scale
+                    marks[column.key] = (
+                        _text(hit.get(column.bound_field)) if column.bound_field else None,
+                        _text(hit.get(column.qualifier_field))
+                        if column.qualifier_field
+                        else None,
+                    )
                     checkpoint = checkpoint or str(hit.get("checkpoint") or "") or None
         cells = {
-            c.key: _cell(
-                c, row.values.get(c.key), row.uncertainties.get(c.key), ours[c.key]
+            c.key: dataclasses.replace(
+                _cell(c, row.values.get(c.key), row.uncertainties.get(c.key), ours[c.key]),
+                bound=marks.get(c.key, (None, None))[0],
+                qualifier=marks.get(c.key, (None, None))[1],
             )
             for c in spec.columns
         }
@@ -224,5 +244,9 @@ def fill_table(
             row.potential, row.checkpoint, available
         ):
             status += f"; {row.potential}: {NO_WEIGHTS}"
+        for column in spec.columns:
+            bound = cells[column.key].bound
+            if bound:
+                status += f"; {column.label} is a lower bound ({bound})"
         filled.append(FilledRow(row=row, cells=cells, status=status, checkpoint=checkpoint))
     return filled

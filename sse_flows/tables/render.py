@@ -52,6 +52,10 @@ def _text_rows(spec: TableSpec, filled: list[FilledRow], pm: str) -> list[list[s
         for c in spec.columns:
             cell = f.cells[c.key]
             ours = _fmt(cell.ours) if cell.ours is not None else NOT_COMPUTED
+            if cell.ours is not None and cell.bound:
+                ours = f">= {ours}"
+            if cell.ours is not None and cell.qualifier:
+                ours += f" ({cell.qualifier})"
             cells += [_paper_text(cell, pm), ours, _deviation_text(cell)]
         rows.append([*cells, f.status])
     return rows

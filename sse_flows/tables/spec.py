@@ -2,8 +2,9 @@
 
 A table spec names the paper, the table caption, its columns (key, label, unit,
 meaning, the :func:`~sse_flows.query.results_frame` field it maps to, the ``scale``
-taking our stored unit to the paper's unit, and the deviation shown: ``difference``
-or ``log10_ratio``) and its rows (label, formula, potential, optional checkpoint, the
+taking our stored unit to the paper's unit, the deviation shown: ``difference`` or
+``log10_ratio``, and optional fields that mark ours as a lower bound or qualify it)
+and its rows (label, formula, potential, optional checkpoint, the
 paper's values).
 """
 
@@ -42,6 +43,10 @@ class TableColumn:
     scale: float = 1.0
     deviation: str = "difference"
     aliases: dict[str, float] = dataclasses.field(default_factory=dict)
+    bound_field: str | None = None
+    """Frame column saying why our value is only a lower bound (shown as >= x)."""
+    qualifier_field: str | None = None
+    """Frame column whose value qualifies ours (shown after it, e.g. clamped ions)."""
 
 
 @dataclass

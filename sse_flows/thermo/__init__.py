@@ -12,13 +12,14 @@ from sse_flows.thermo.corrections import (
     mp2020_anion_values,
 )
 from sse_flows.thermo.hull import (
-    KNOWN_PHASES,
     DecompositionPhase,
     HullResult,
     IncompleteHullError,
+    KnownPhase,
     MissingReferenceError,
     StabilityError,
     analyze_hull,
+    known_phases,
     make_entry,
     missing_phases,
     missing_references,
@@ -32,12 +33,12 @@ from sse_flows.thermo.window import (
 )
 
 __all__ = [
-    "KNOWN_PHASES",
     "CorrectionsRecord",
     "DecompositionPhase",
     "EntryCorrection",
     "HullResult",
     "IncompleteHullError",
+    "KnownPhase",
     "MissingReferenceError",
     "StabilityError",
     "VoltageRange",
@@ -46,6 +47,7 @@ __all__ = [
     "apply_corrections",
     "decide_corrections",
     "electrochemical_window",
+    "known_phases",
     "make_entry",
     "missing_phases",
     "missing_references",

@@ -10,8 +10,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pymatgen.analysis.phase_diagram import PhaseDiagram
 from pymatgen.core import Composition, Element
 from pymatgen.entries.computed_entries import ComputedEntry
@@ -21,21 +25,29 @@ from sse_flows.errors import SSEFlowsError
 #: Energies below this (eV/atom) count as zero: on the hull, no Li exchanged.
 HULL_TOLERANCE = 1e-6
 
-#: Phases commonly on DFT (Materials Project) hulls of solid-electrolyte chemistries,
-#: by chemical system. Not exhaustive: used only to tell users what their entry set
-#: probably lacks, never to decide anything.
-KNOWN_PHASES: dict[str, tuple[str, ...]] = {
-    "Cl": ("Cl2",), "Br": ("Br2",), "I": ("I2",), "S": ("S",), "P": ("P",),
-    "Cl-Li": ("LiCl",), "Br-Li": ("LiBr",), "I-Li": ("LiI",), "Li-O": ("Li2O", "Li2O2"),
-    "Li-S": ("Li2S", "Li2S2"), "Li-P": ("Li3P", "LiP", "LiP5"), "Cl-Na": ("NaCl",),
-    "P-S": ("P2S5", "P4S3"), "Cl-P": ("PCl3", "PCl5"), "Cl-S": ("S2Cl2",),
-    "Br-P": ("PBr3",), "Br-S": ("S2Br2",), "Cl-Y": ("YCl3",), "Br-Y": ("YBr3",),
-    "Cl-In": ("InCl3", "InCl"), "Cl-Zr": ("ZrCl4",), "Ge-S": ("GeS2", "GeS"),
-    "Li-P-S": ("Li3PS4", "Li4P2S6", "Li7P3S11", "Li7PS6"),
-    "Cl-Li-Y": ("Li3YCl6",), "Br-Li-Y": ("Li3YBr6",), "Cl-In-Li": ("Li3InCl6",),
-    "Cl-Li-Zr": ("Li2ZrCl6",), "Ge-Li-S": ("Li4GeS4",), "Ge-Li-P-S": ("Li10GeP2S12",),
-    "Cl-Li-P-S": ("Li6PS5Cl",), "Br-Li-P-S": ("Li6PS5Br",), "I-Li-P-S": ("Li6PS5I",),
-}  # fmt: skip
+
+@dataclass(frozen=True)
+class KnownPhase:
+    """A phase a hull of its system should hold (``sse_flows/data/known_phases.yaml``)."""
+
+    formula: str
+    role: str  # hull | reduction | oxidation (see the data file)
+    spacegroup: str = ""
+    name: str = ""
+    reference: str = ""
+    note: str = ""
+
+    @property
+    def elements(self) -> set[str]:
+        """Its elements."""
+        return {el.symbol for el in Composition(self.formula).elements}
+
+
+@lru_cache(maxsize=1)
+def known_phases() -> tuple[KnownPhase, ...]:
+    """Return the curated known phases of solid-electrolyte chemistries."""
+    path = Path(str(resources.files("sse_flows") / "data" / "known_phases.yaml"))
+    return tuple(KnownPhase(**p) for p in yaml.safe_load(path.read_text())["phases"])
 
 
 class StabilityError(SSEFlowsError):
@@ -103,28 +115,29 @@ def require_references(
 
 def missing_phases(
     entries: Iterable[ComputedEntry], elements: Sequence[str]
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[KnownPhase]]:
     """Report what the entry set lacks for a complete hull of ``elements``.
 
     Returns the subsystems (2+ elements) with no compound at all, and the known phases
-    of :data:`KNOWN_PHASES` that are absent (by reduced formula).
+    of the system (:func:`known_phases`) that no entry has the formula of.
     """
     entries = list(entries)
     systems = {chemsys_of(e.composition) for e in entries}
     formulas = {e.composition.reduced_formula for e in entries}
-    empty: list[str] = []
-    absent: list[str] = []
     symbols = sorted(elements)
-    for size in range(1, len(symbols) + 1):
-        for subset in itertools.combinations(symbols, size):
-            key = "-".join(subset)
-            if size > 1 and key not in systems:
-                empty.append(key)
-            known = KNOWN_PHASES.get(key, ())
-            for formula in known:
-                if Composition(formula).reduced_formula not in formulas:
-                    absent.append(formula)
-    return empty, sorted(set(absent))
+    empty = [
+        "-".join(subset)
+        for size in range(2, len(symbols) + 1)
+        for subset in itertools.combinations(symbols, size)
+        if "-".join(subset) not in systems
+    ]
+    absent = [
+        phase
+        for phase in known_phases()
+        if phase.elements <= set(symbols)
+        and Composition(phase.formula).reduced_formula not in formulas
+    ]
+    return empty, absent
 
 
 @dataclass

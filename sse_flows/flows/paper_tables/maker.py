@@ -24,7 +24,11 @@ from jobflow import Flow, Job, Maker, OnMissing, Response, job
 from pymatgen.core import Structure
 
 from sse_flows.documents import OrderingDocument, coerce
-from sse_flows.errors import CheckpointNotFoundError, PotentialNotInstalledError
+from sse_flows.errors import (
+    CheckpointNotFoundError,
+    PotentialNotInstalledError,
+    SpecError,
+)
 from sse_flows.flows.conductivity import ConductivityMaker, analyze_run
 from sse_flows.flows.ordering import OrderingMaker
 from sse_flows.flows.paper_tables.recipes import (
@@ -49,7 +53,7 @@ from sse_flows.makers.relax import RelaxMaker
 from sse_flows.makers.stability import StabilityAnalysisMaker
 from sse_flows.makers.transport import ArrheniusMaker
 from sse_flows.potentials import PotentialSpec, check_available, default_potential
-from sse_flows.query import formula_key
+from sse_flows.query import PRESET_KEY, formula_key
 from sse_flows.tables import NO_WEIGHTS
 from sse_flows.thermo.phases import CompetingPhase, prototype_phases
 
@@ -66,13 +70,15 @@ def weights_missing(potential: PotentialSpec) -> str | None:
     return None
 
 
-def _relax(name: str, settings: RelaxSettings, **extra: Any) -> RelaxMaker:
+def _relax(name: str, settings: RelaxSettings, **defaults: Any) -> RelaxMaker:
+    if settings.fix_symmetry is not None:
+        defaults["fix_symmetry"] = settings.fix_symmetry
     return RelaxMaker(
         name=name,
         fmax=settings.fmax,
         max_steps=settings.max_steps,
         require_convergence=settings.require_convergence,
-        **extra,
+        **defaults,
     )
 
 
@@ -178,10 +184,11 @@ class PaperTableMaker(PotentialField, Maker):
 
     ``table``: a table name with a recipe (``paper000-table1`` ... ``paper003-tableS5``);
     ``preset``: ``paper`` (the paper's settings), ``small`` (minutes on a CPU) or a
-    preset YAML path; ``formulas``: only these rows; ``recipe_file``: a recipe YAML for
-    tables not shipped. ``make(structures)`` takes row (or host) structures by formula,
-    as Structures or files; rows not shipped and not given raise
-    ``MissingStructureError`` when the flow is built.
+    preset YAML path; ``formulas``: only these rows; ``properties``: only these of the
+    recipe's properties (``stability``, ``elastic``, ``conductivity``);
+    ``recipe_file``: a recipe YAML for tables not shipped. ``make(structures)`` takes
+    row (or host) structures by formula, as Structures or files; rows not shipped and
+    not given raise ``MissingStructureError`` when the flow is built.
     """
 
     name: str = "paper table"
@@ -190,6 +197,7 @@ class PaperTableMaker(PotentialField, Maker):
     potential: PotentialSpec = field(default_factory=default_potential)
     formulas: list[str] | None = None
     recipe_file: str | None = None
+    properties: list[str] | None = None
 
     @property
     def preset_name(self) -> str:
@@ -203,8 +211,20 @@ class PaperTableMaker(PotentialField, Maker):
         return f"{self.table} {self.preset_name} {self.potential.label()}"
 
     def recipe(self) -> tuple[TableRecipe, TablePreset]:
-        """Return the table's recipe and the chosen preset, checked together."""
+        """Return the table's recipe (only ``properties`` if given) and the preset."""
         recipe = table_recipe(self.table, self.recipe_file)
+        if self.properties is not None:
+            unknown = [p for p in self.properties if p not in recipe.compute]
+            if unknown or not self.properties:
+                raise SpecError(
+                    f"{self.table} cannot compute "
+                    f"{', '.join(unknown) or 'an empty list'}: it computes "
+                    f"{', '.join(recipe.compute)}; give --properties as a comma list "
+                    "of these"
+                )
+            recipe = recipe.model_copy(
+                update={"compute": [p for p in recipe.compute if p in self.properties]}
+            )
         preset = table_preset(self.table, self.preset, self.recipe_file)
         check_preset(recipe, preset, self.preset)
         return recipe, preset
@@ -262,7 +282,11 @@ class PaperTableMaker(PotentialField, Maker):
             "structures": {f: r.source for f, r in rows.items()},
             "dynamic_jobs": dynamic,
         }
-        return Flow(jobs, output=outputs, name=self.label, metadata=metadata)
+        flow = Flow(jobs, output=outputs, name=self.label, metadata=metadata)
+        # every job, also those made once the ordered cells exist, carries the preset,
+        # so a table shows the results of the preset asked for
+        flow.update_metadata({PRESET_KEY: self.preset_name, "sse_table": recipe.table})
+        return flow
 
     def properties_maker(
         self, recipe: TableRecipe, preset: TablePreset
@@ -285,6 +309,7 @@ class PaperTableMaker(PotentialField, Maker):
                 potential=self.potential,
                 normal_strains=list(e.normal_strains),
                 shear_strains=list(e.shear_strains),
+                engine=e.engine,
                 relax_maker=_relax("reference relax", e.reference_relax, fix_symmetry=True)
                 if e.reference_relax
                 else None,
@@ -311,7 +336,6 @@ class PaperTableMaker(PotentialField, Maker):
 
     def ordering_maker(self, preset: TablePreset, row: RowStructure) -> OrderingMaker:
         """Return the ordering of a disordered row structure, with the preset's settings."""
-        from sse_flows.errors import SpecError
         from sse_flows.flows.series import smallest_supercell
 
         o = preset.ordering

@@ -35,6 +35,11 @@ class RelaxSettings(_Strict):
     require_convergence: bool = Field(
         True, description="Fail the job when fmax is not reached (else keep and note it)."
     )
+    fix_symmetry: bool | None = Field(
+        None,
+        description="Keep the space group (ASE FixSymmetry); None: the step's default "
+        "(kept for the elastic reference, free elsewhere).",
+    )
 
 
 class StabilityPreset(_Strict):
@@ -66,6 +71,11 @@ class ElasticPreset(_Strict):
     )
     ion_relax: RelaxSettings | None = Field(
         description="Relaxation of the ions in each strained cell (None: clamped ions)."
+    )
+    engine: Literal["sse-flows", "matcalc"] = Field(
+        "sse-flows",
+        description="Who strains and fits: this package, or matcalc's ElasticityCalc "
+        "(the method of paper 000).",
     )
 
 
@@ -128,6 +138,12 @@ class StructureSource(_Strict):
         default_factory=list,
         description="Other formulas a given structure of this row may have (the "
         "table spec's also_match).",
+    )
+    pool: bool = Field(
+        False,
+        description="Pool the partially occupied orbits of one element set before "
+        "ordering (Li3YCl6: Li 6g + 6h, the split Y 2d orbits); see "
+        "sse_flows.ordering.problem.pool_partial_sites.",
     )
     note: str = Field("", description="Why it is not shipped, or what it stands for.")
 

@@ -90,6 +90,12 @@ def read_given(
     return out
 
 
+def _pooled(structure: Structure, source: StructureSource) -> Structure:
+    from sse_flows.ordering.problem import pool_partial_sites
+
+    return pool_partial_sites(structure) if source.pool else structure
+
+
 def _from_source(
     formula: str,
     source: StructureSource,
@@ -101,10 +107,12 @@ def _from_source(
 
     if formula in given:
         structure, origin = given[formula]
-        return RowStructure(formula, structure, origin)
+        return RowStructure(formula, _pooled(structure, source), origin)
     if source.prototype:
         return RowStructure(
-            formula, load_prototype(source.prototype), f"prototype {source.prototype}"
+            formula,
+            _pooled(load_prototype(source.prototype), source),
+            f"prototype {source.prototype}",
         )
     if source.host and source.substitute and source.amount is not None:
         host = _from_source(
