@@ -16,6 +16,8 @@ PACKAGES=(
     "cp2k cp2k.psmp"
     "cp2k-data -"
     "openmpi-bin mpirun"
+    # deepmd-kit's environment builds from source: CMake's FindMPI needs the headers
+    "libopenmpi-dev -"
     # cp2k alone pulls the reference BLAS, several times slower
     "libopenblas0-pthread -"
 )

@@ -43,3 +43,15 @@ class CheckpointMismatchError(SSEFlowsError):
 
 class SpecError(SSEFlowsError):
     """A flow specification file is invalid."""
+
+
+class EnvironmentNotReadyError(PotentialNotInstalledError):
+    """A family runs in an environment of its own that is not built here."""
+
+
+class EnvironmentBuildError(SSEFlowsError):
+    """Building a family's environment failed at a named step (its log is kept)."""
+
+
+class ProxyWorkerError(PotentialError):
+    """The worker process that runs a model in its own environment failed."""

@@ -93,6 +93,14 @@ class PotentialProvenance(BaseModel):
         description="Label scheme of the model's training energies (mp2020-corrected, "
         "raw-pbe, ...): decides whether MP2020 corrections apply to its energies.",
     )
+    environment: str | None = Field(
+        None,
+        description="The family's own environment the model ran in, through a worker "
+        "process (None: in the job's own interpreter).",
+    )
+    environment_python: str | None = Field(
+        None, description="Interpreter of that environment (the worker's)."
+    )
 
 
 class RunProvenance(BaseModel):

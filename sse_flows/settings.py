@@ -52,6 +52,11 @@ class SSEFlowsSettings(BaseSettings):
         DEFAULT_HOME / "weights",
         description="Also searched for model weights: <weights_dir>/<potential name>/.",
     )
+    envs_dir: Path = Field(
+        DEFAULT_HOME / "envs",
+        description="Where `sse-flows env create` builds the Python environments of "
+        "model families that cannot share the main one (env SSE_FLOWS_ENVS_DIR).",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Default device for potentials when a spec does not set one."
     )
@@ -108,6 +113,7 @@ class SSEFlowsSettings(BaseSettings):
                 "db": self.db.expanduser(),
                 "work_dir": self.work_dir.expanduser(),
                 "weights_dir": self.weights_dir.expanduser(),
+                "envs_dir": self.envs_dir.expanduser(),
             }
         )
 

@@ -12,7 +12,7 @@ a run recorded by any command can be read back and rerun from the store.
 from __future__ import annotations
 
 from sse_flows.kinds.base import KINDS, FlowSpec, StructureFlowSpec, spec_adapter
-from sse_flows.kinds.datasets import LabelSpec, TableRunSpec
+from sse_flows.kinds.datasets import EvaluateSpec, LabelSpec, TableRunSpec
 from sse_flows.kinds.ordering import OrderSpec, SeriesSpec
 from sse_flows.kinds.structures import (
     ConductivitySpec,
@@ -32,6 +32,7 @@ __all__ = [
     "ConductivitySpec",
     "EOSSpec",
     "ElasticSpec",
+    "EvaluateSpec",
     "FlowSpec",
     "LabelSpec",
     "MDSpec",

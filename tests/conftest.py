@@ -22,6 +22,8 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SSE_FLOWS_DB", str(home / "db"))
     monkeypatch.setenv("SSE_FLOWS_WORK_DIR", str(home / "runs"))
     monkeypatch.setenv("SSE_FLOWS_WEIGHTS_DIR", str(home / "weights"))
+    # no model environments unless a test asks for the machine's (test_environments)
+    monkeypatch.setenv("SSE_FLOWS_ENVS_DIR", str(home / "envs"))
     monkeypatch.setenv("SSE_FLOWS_CONFIG_FILE", str(home / "absent.yaml"))
     monkeypatch.setenv("SSE_FLOWS_PROGRESS", "false")
     monkeypatch.setenv("SSE_FLOWS_DEVICE", "cpu")

@@ -163,7 +163,10 @@ def test_exploding_md_fails_the_run_and_stores_no_md_output(
             "structure: Li2S.cif\nflow: md\nmd: {potential: 'sevennet:7net-omat'}\n",
             "not on this",
         ),
-        ("structure: Li2S.cif\nflow: relax\npotential: mace\n", "sse-flows[mace]"),
+        (
+            "structure: Li2S.cif\nflow: relax\npotential: mace\n",
+            "sse-flows env create mace",
+        ),
     ],
 )
 def test_bad_specs_are_explained(

@@ -18,11 +18,12 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from jobflow import Flow
+from jobflow import Flow, Maker, job
 from jobflow_remote import set_run_config
 from jobflow_remote.config.base import Project
 from pymatgen.core import Lattice, Structure
@@ -31,7 +32,9 @@ from typer.testing import CliRunner
 from sse_flows.cli.main import app
 from sse_flows.cluster import ClusterPlan, JobRole, build_project, job_role, route_flow
 from sse_flows.cluster.project import SlurmWorkerPlan, write_project
-from sse_flows.cluster.submit import submit
+from sse_flows.cluster.routing import environments_needed, potential_family
+from sse_flows.cluster.submit import check_environments, submit
+from sse_flows.cluster.watch import SubmissionError
 from sse_flows.errors import SSEFlowsError
 from sse_flows.makers import MDMaker, RelaxMaker, StaticMaker
 from sse_flows.makers.ordering import (
@@ -40,6 +43,8 @@ from sse_flows.makers.ordering import (
     RelaxCandidateMaker,
 )
 from sse_flows.makers.transport import DiffusionMaker
+from sse_flows.potentials import PotentialSpec
+from sse_flows.records import flow_jobs
 from sse_flows.settings import get_settings
 from sse_flows.stores import get_job_store
 
@@ -80,18 +85,40 @@ def test_roles_follow_the_makers():
     assert relax.config.manager_config["worker"] == "gpu"
 
 
-def test_mace_goes_to_its_own_worker_and_roles_fall_back():
+@dataclass
+class _PickModel(Maker):
+    """Stands in for a trainer: a job whose output is a potential made at run time."""
+
+    name: str = "pick model"
+    output_family: str = "mace"
+
+    @job
+    def make(self, path: str) -> dict:
+        return PotentialSpec.parse(f"mace:{path}").as_dict()
+
+
+def test_families_in_their_own_environment_need_no_worker_of_their_own(
+    tmp_path, monkeypatch
+):
+    """MACE jobs go where potential work goes; the environments they need are known,
+    also for a potential made at run time, and submitting without one fails first."""
+    monkeypatch.setenv("SSE_FLOWS_ENVS_DIR", str(tmp_path / "no-envs"))
     cu = _cu()
     mace = StaticMaker(potential="mace").make(cu)
     chgnet = StaticMaker(potential="chgnet").make(cu)
     ranked = RankOrderingsMaker().make({}, [])
-    chosen = route_flow(Flow([mace, chgnet, ranked]), ["gpu", "cpu", "mace"])
-    assert chosen[mace.uuid] == "mace"
-    assert chosen[chgnet.uuid] == "gpu"
+    picked = _PickModel().make("/models/tiny.model")
+    later = StaticMaker().make(cu, potential=picked.output)
+    flow = Flow([mace, chgnet, ranked, picked, later])
+    chosen = route_flow(flow, ["gpu", "cpu"])
+    assert chosen[mace.uuid] == chosen[chgnet.uuid] == chosen[later.uuid] == "gpu"
     assert chosen[ranked.uuid] == "cpu"  # no shell worker: analysis falls back to cpu
-    # without a mace worker, MACE runs with the other potentials
-    mace2 = StaticMaker(potential="mace").make(cu)
-    assert route_flow(mace2, WORKERS)[mace2.uuid] == "gpu"
+    jobs = {j.uuid: j for j in flow_jobs(flow)}
+    assert potential_family(later, jobs) == "mace"  # through the producing job
+    assert potential_family(later) is None  # not resolvable without the flow
+    assert environments_needed(flow) == {"mace": ["static", "static"]}
+    with pytest.raises(SubmissionError, match="run: sse-flows env create mace"):
+        check_environments(flow)
 
 
 def test_pinned_and_forced_workers():
@@ -118,20 +145,16 @@ def test_project_has_workers_resources_and_stores(tmp_path):
         name="site",
         gpu=SlurmWorkerPlan(partition="a100", gpus=2, cpus_per_task=8, modules=["cuda/12"]),
         cpu=SlurmWorkerPlan(partition="standard", time="12:00:00", account="proj42"),
-        env_workers={
-            "mace": SlurmWorkerPlan(partition="a100", gpus=1, venv=tmp_path / "mace-env")
-        },
         dft_ranks=64,
         venv=tmp_path / "env",
     )
     project = build_project(plan)
     Project.model_validate(project)
     workers = project["workers"]
-    assert set(workers) == {"gpu", "cpu", "mace", "local"}
+    assert set(workers) == {"gpu", "cpu", "local"}
     assert workers["gpu"]["resources"]["gres"] == "gpu:2"
     assert workers["gpu"]["resources"]["partition"] == "a100"
     assert workers["gpu"]["pre_run"].startswith("module load cuda/12\nsource ")
-    assert f"source {tmp_path / 'mace-env'}/bin/activate" in workers["mace"]["pre_run"]
     assert workers["cpu"]["resources"] == {
         "partition": "standard",
         "time": "12:00:00",
@@ -143,6 +166,8 @@ def test_project_has_workers_resources_and_stores(tmp_path):
     assert workers["local"]["scheduler_type"] == "shell"
     settings = get_settings()
     assert f"export SSE_FLOWS_DB={settings.db}" in workers["cpu"]["pre_run"]
+    # model environments (MACE, DeePMD) are found from any worker
+    assert f"export SSE_FLOWS_ENVS_DIR={settings.envs_dir}" in workers["gpu"]["pre_run"]
     dft = project["metadata"]["sse_flows"]["role_resources"]["dft"]
     assert dft["ntasks"] == 64 and dft["partition"] == "standard"
     # the JobStore is the one `sse-flows query` and `table` read

@@ -167,7 +167,7 @@ def test_order_command(tmp_path: Path, isolated_settings: Path):
         (["--supercell", "1,1,1"], "multiple of 2"),
         ([], "one of --supercell"),
         (["--supercell", "2,1,1", "--oxidation", "Li=one"], "Li=1"),
-        (["--supercell", "2,1,1", "--potential", "mace"], "sse-flows[mace]"),
+        (["--supercell", "2,1,1", "--potential", "mace"], "sse-flows env create mace"),
     ],
 )
 def test_order_command_bad_input(tmp_path: Path, isolated_settings: Path, args, message):

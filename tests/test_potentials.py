@@ -110,9 +110,17 @@ def test_local_checkpoint_path_loads(tmp_path: Path):
     )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mace") is not None, reason="mace installed")
-def test_missing_package_names_the_extra():
-    with pytest.raises(PotentialNotInstalledError, match=r"sse-flows\[mace\].*e3nn"):
+@pytest.mark.skipif(importlib.util.find_spec("matgl") is not None, reason="matgl installed")
+def test_missing_package_names_the_extra_or_the_environment(
+    isolated_settings: Path, monkeypatch: pytest.MonkeyPatch
+):
+    with pytest.raises(PotentialNotInstalledError, match=r"sse-flows\[matgl\]"):
+        load_potential(PotentialSpec.parse("m3gnet"))
+    # a family with an environment of its own names that environment, and why
+    monkeypatch.setenv("SSE_FLOWS_ENVS_DIR", str(isolated_settings / "no-envs"))
+    with pytest.raises(
+        PotentialNotInstalledError, match=r"e3nn.*run: sse-flows env create mace"
+    ):
         load_potential(PotentialSpec.parse("mace"))
 
 

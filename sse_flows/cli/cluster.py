@@ -25,29 +25,6 @@ cluster_app = typer.Typer(
 )
 
 
-def _env_workers(items: list[str], template: SlurmWorkerPlan) -> dict[str, SlurmWorkerPlan]:
-    """``NAME=VENV`` items -> workers like the GPU one in the named environments."""
-    from sse_flows.potentials import families
-
-    known = sorted({f.environment.name for f in families().values() if f.environment})
-    workers = {}
-    for item in items:
-        name, sep, venv = item.partition("=")
-        if not sep or not venv.strip():
-            raise SSEFlowsError(
-                f"--env-venv takes NAME=PATH (e.g. mace=~/envs/mace), not '{item}'"
-            )
-        if name.strip() not in known:
-            raise SSEFlowsError(
-                f"no model family needs an environment named '{name}'; "
-                f"known: {', '.join(known)}"
-            )
-        workers[name.strip()] = template.model_copy(
-            update={"venv": Path(venv).expanduser()}
-        )
-    return workers
-
-
 @cluster_app.command("init")
 def init(
     name: Annotated[str, typer.Option(help="Project name.")] = "sse-flows",
@@ -84,14 +61,6 @@ def init(
     ] = None,
     venv: Annotated[
         Path | None, typer.Option(help="Environment with sse-flows (default: this one).")
-    ] = None,
-    env_venv: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--env-venv",
-            help="NAME=PATH: a model family's own environment (e.g. mace=~/envs/mace) "
-            "adds a worker NAME like the GPU one (repeatable).",
-        ),
     ] = None,
     no_local: Annotated[
         bool, typer.Option("--no-local", help="No shell worker: analysis on SLURM too.")
@@ -142,7 +111,6 @@ def init(
             cpu=SlurmWorkerPlan(
                 partition=str(fitted.cpu_partition), time=str(fitted.cpu_time), **common
             ),
-            env_workers=_env_workers(env_venv or [], gpu),
             dft_ranks=int(fitted.dft_ranks or 1),
             local_worker=not no_local,
             poll_seconds=poll if poll is not None else (5.0 if queue == "memory" else 30.0),
@@ -161,9 +129,7 @@ def init(
         f"workers: gpu (partition {gpu.partition}, {gpu.gpus} GPU, {gpu.cpus_per_task} "
         f"CPUs, {gpu.time}: potential MD, relaxation, elastic, training), cpu (partition "
         f"{plan.cpu.partition}, DFT with {plan.dft_ranks} MPI ranks, enumeration, "
-        "trajectory analysis)"
-        + "".join(f", {w}" for w in plan.env_workers)
-        + ("" if no_local else ", local (analysis)")
+        "trajectory analysis)" + ("" if no_local else ", local (analysis)")
     )
     for note in fitted.notes:
         typer.echo(f"note: {note}")

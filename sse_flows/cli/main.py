@@ -11,6 +11,8 @@ from sse_flows.cli import (  # noqa: F401  (each module registers its commands)
     catalog,
     cluster,
     elastic,
+    env,
+    evaluate,
     label,
     order,
     query,

@@ -1,11 +1,12 @@
 """Write the jobflow-remote project that sends sse-flows jobs to SLURM.
 
 The project holds the workers (a GPU worker for potential work, a CPU worker with MPI
-ranks for DFT, a shell worker for light analysis, and a worker per model environment a
-family needs for itself, e.g. MACE's), the JobStore (the store ``sse-flows query`` and
-``table`` read) and the queue store. With MongoDB both live in the database and the
-``jf`` runner daemon drives the jobs. Without MongoDB the queue is an in-memory store,
-so submission and the runner share one process (``sse-flows submit`` then waits).
+ranks for DFT, a shell worker for light analysis; families in environments of their
+own run through a worker process from any of them), the JobStore (the store
+``sse-flows query`` and ``table`` read) and the queue store. With MongoDB both live in
+the database and the ``jf`` runner daemon drives the jobs. Without MongoDB the queue is
+an in-memory store, so submission and the runner share one process (``sse-flows
+submit`` then waits).
 """
 
 from __future__ import annotations
@@ -69,11 +70,6 @@ class ClusterPlan(BaseModel):
         default_factory=lambda: SlurmWorkerPlan(partition="gpu", gpus=1, cpus_per_task=4)
     )
     cpu: SlurmWorkerPlan = Field(default_factory=lambda: SlurmWorkerPlan(partition="cpu"))
-    env_workers: dict[str, SlurmWorkerPlan] = Field(
-        default_factory=dict,
-        description="Workers for model families in environments of their own, by "
-        "environment name (a family's `environment`, e.g. 'mace'); set each venv.",
-    )
     dft_ranks: int = Field(4, description="MPI ranks per DFT labeling job.")
     local_worker: bool = Field(True, description="Run light analysis as shell jobs.")
     venv: Path = Field(
@@ -87,8 +83,14 @@ class ClusterPlan(BaseModel):
 
 
 def slurm_workers(plan: ClusterPlan) -> dict[str, SlurmWorkerPlan]:
-    """Every SLURM worker of a plan by name: gpu, cpu and the environment workers."""
-    return {"gpu": plan.gpu, "cpu": plan.cpu, **plan.env_workers}
+    """Every SLURM worker of a plan by name: gpu and cpu.
+
+    A family with an environment of its own (MACE, DeePMD, MatterSim) needs no worker
+    of its own: its jobs run in sse-flows' environment like any other and start the
+    model in the family's environment (:mod:`sse_flows.potentials.proxy`), found
+    through ``SSE_FLOWS_ENVS_DIR`` (:func:`job_exports`).
+    """
+    return {"gpu": plan.gpu, "cpu": plan.cpu}
 
 
 def pre_run_script(venv: Path, modules: list[str], exports: dict[str, str]) -> str:
@@ -106,6 +108,7 @@ def job_exports(settings: SSEFlowsSettings, extra: dict[str, str]) -> dict[str, 
         "SSE_FLOWS_WORK_DIR": str(settings.work_dir),
         "SSE_FLOWS_WEIGHTS_DIR": str(settings.weights_dir),
         "SSE_FLOWS_DB": str(settings.db),
+        "SSE_FLOWS_ENVS_DIR": str(settings.envs_dir),
         "SSE_FLOWS_PROGRESS": "false",
     }
     return {**exports, **extra}

@@ -2,9 +2,11 @@
 
 A job's *role* comes from its maker (a class attribute ``resource_role``); a job
 without a maker is light analysis. Roles map to worker names of the jobflow-remote
-project (:data:`DEFAULT_ROUTES`); a model family that declares an environment of its
-own (:attr:`PotentialFamily.environment`, e.g. MACE, which pins an old e3nn) goes to
-the worker named after that environment when the project has one.
+project (:data:`DEFAULT_ROUTES`). A model family with an environment of its own
+(:attr:`PotentialFamily.environment`, e.g. MACE, which pins an old e3nn) needs no
+worker of its own: its jobs start the model in that environment
+(:mod:`sse_flows.potentials.proxy`); :func:`environments_needed` says which
+environments a flow's jobs will start, also for a potential made at run time.
 """
 
 from __future__ import annotations
@@ -37,17 +39,6 @@ DEFAULT_ROUTES: dict[JobRole, str] = {
 }
 
 
-def environment_workers() -> dict[str, str]:
-    """Family name -> worker (its environment's name) for families with their own env."""
-    from sse_flows.potentials import families
-
-    return {
-        name: family.environment.name
-        for name, family in families().items()
-        if family.environment is not None
-    }
-
-
 #: fallback order when a project lacks the worker a role maps to
 _FALLBACK: dict[JobRole, tuple[JobRole, ...]] = {
     JobRole.ANALYSIS: (JobRole.CPU, JobRole.POTENTIAL),
@@ -63,15 +54,45 @@ def job_role(job: Job) -> JobRole:
     return JobRole(role) if role is not None else JobRole.ANALYSIS
 
 
-def potential_family(job: Job) -> str | None:
-    """Return the registry name of the potential a job uses, if any."""
+def potential_family(job: Job, jobs: Mapping[str, Job] | None = None) -> str | None:
+    """Return the registry name of the potential a job uses, if any.
+
+    A potential made at run time (a trained checkpoint passed as an
+    ``OutputReference``) is resolved through the job producing it, in ``jobs`` (uuid
+    -> job): its maker's ``output_family`` or, failing that, its own ``potential``
+    (the model it fine-tunes).
+    """
+    from jobflow import OutputReference
+
     from sse_flows.potentials import PotentialSpec
 
-    maker = job.maker
-    value = job.function_kwargs.get("potential") or getattr(maker, "potential", None)
+    value = job.function_kwargs.get("potential") or getattr(job.maker, "potential", None)
     if isinstance(value, PotentialSpec):
         return value.name
-    return None  # e.g. an OutputReference to a fine-tuned checkpoint
+    if isinstance(value, OutputReference) and jobs and value.uuid in jobs:
+        producer = jobs[value.uuid]
+        named = getattr(producer.maker, "output_family", None)
+        if isinstance(named, str):
+            return named
+        return potential_family(producer, jobs)
+    return None
+
+
+def environments_needed(flow: Flow | Job) -> dict[str, list[str]]:
+    """Environment name -> names of the jobs that will start a model in it."""
+    from sse_flows.potentials import get_family
+    from sse_flows.potentials.registry import runs_in_environment
+
+    jobs = {job.uuid: job for job in iter_jobs(flow)}
+    needed: dict[str, list[str]] = {}
+    for job in jobs.values():
+        if job_role(job) != JobRole.POTENTIAL:
+            continue
+        name = potential_family(job, jobs)
+        family = get_family(name) if name else None
+        if family is not None and family.environment and runs_in_environment(family):
+            needed.setdefault(family.environment.name, []).append(job.name)
+    return needed
 
 
 def iter_jobs(flow: Flow | Job) -> Iterable[Job]:
@@ -91,10 +112,6 @@ def choose_worker(
         raise SSEFlowsError("the jobflow-remote project has no workers")
     routes = {**DEFAULT_ROUTES, **(routes or {})}
     role = job_role(job)
-    family = potential_family(job) if role == JobRole.POTENTIAL else None
-    own = environment_workers().get(family or "")
-    if own is not None and own in available:
-        return own
     for candidate in (role, *_FALLBACK[role]):
         if routes[candidate] in available:
             return routes[candidate]

@@ -20,7 +20,13 @@ from jobflow import Flow, Job
 from pydantic import BaseModel, Field
 
 from sse_flows.cluster.project import SSE_METADATA_KEY
-from sse_flows.cluster.routing import JobRole, iter_jobs, job_role, route_flow
+from sse_flows.cluster.routing import (
+    JobRole,
+    environments_needed,
+    iter_jobs,
+    job_role,
+    route_flow,
+)
 from sse_flows.cluster.slurm import cancel, probe_slurm, queue_states
 from sse_flows.cluster.watch import QueueWatcher, SubmissionError
 from sse_flows.errors import SSEFlowsError
@@ -123,6 +129,23 @@ def _route(flow: Flow | Job, project: Project, worker: str | None) -> dict[str, 
     return chosen
 
 
+def check_environments(flow: Flow | Job) -> None:
+    """Fail before submitting when a job will need a family environment not built.
+
+    The project's workers are local to this machine's SLURM (``cluster init``), so
+    the environments they will start are the ones ``SSE_FLOWS_ENVS_DIR`` holds here.
+    """
+    from sse_flows.potentials.environments import env_status
+
+    for name, jobs in environments_needed(flow).items():
+        if not env_status(name).ready:
+            shown = ", ".join(sorted(set(jobs))[:5])
+            raise SubmissionError(
+                f"jobs {shown} run their model in environment '{name}', which is not "
+                f"built here. run: sse-flows env create {name}"
+            )
+
+
 def _last_line(text: str | None) -> str | None:
     if not text:
         return None
@@ -196,6 +219,7 @@ def submit(
     """
     flow = flow if isinstance(flow, Flow) else Flow([flow], name=flow.name)
     project = load_project(project_name)
+    check_environments(flow)
     chosen = _route(flow, project, worker)
     first = next(iter(project.workers))
     if not uses_memory_queue(project):

@@ -20,6 +20,7 @@ from sse_flows.documents.dft import (
     LabelBatchOutput,
     LabeledDataset,
 )
+from sse_flows.documents.evaluation import EvaluationOutput
 from sse_flows.documents.md import MDOutput, MDStatistics, TrajectoryReference
 from sse_flows.documents.mechanics import ElasticOutput, EOSOutput, RelaxSummary
 from sse_flows.documents.ordering import CandidateEntry, OrderingDocument, SupercellReport
@@ -46,6 +47,7 @@ __all__ = [
     "EOSOutput",
     "ElasticOutput",
     "EntryRecord",
+    "EvaluationOutput",
     "FailedFrame",
     "FailedPhase",
     "LabelBatchOutput",

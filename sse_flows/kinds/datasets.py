@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Literal
 
-from jobflow import Flow
+from jobflow import Flow, Job
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymatgen.core import Structure
 
 from sse_flows.errors import SpecError
 from sse_flows.flows import LabelingMaker
 from sse_flows.kinds.base import FlowSpec
+from sse_flows.makers import EvaluateMaker
 from sse_flows.potentials import PotentialSpec
 
 
@@ -69,6 +71,58 @@ class LabelSpec(FlowSpec):
         return dataclasses.replace(
             maker, name=self.name, preset=self.preset_value(maker.preset)
         ).make(frames)
+
+
+class EvaluateSpec(FlowSpec):
+    """Errors of each potential on labelled frames (an extxyz, or a labeled dataset).
+
+    ``data``: an extxyz file (relative to the spec), a folder holding one extxyz (a
+    labeling export), or the uuid of a stored labeled dataset (``dft_dataset``).
+    """
+
+    flow: Literal["evaluate"]
+    data: str = Field(description="Frames file, export folder or dataset job uuid.")
+    evaluate: EvaluateMaker = Field(default_factory=EvaluateMaker)
+
+    def data_file(self) -> Path:
+        """Resolve ``data`` to the extxyz file to read."""
+        path = self.spec_path(self.data)
+        if path.is_file():
+            return path
+        if path.is_dir():
+            found = sorted(path.glob("*.extxyz")) + sorted(path.glob("*.xyz"))
+            if len(found) != 1:
+                raise SpecError(
+                    f"{path} holds {len(found)} extxyz files; name the one to evaluate"
+                )
+            return found[0]
+        return stored_dataset_file(self.data)
+
+    def build_one(self) -> Job:
+        """Build the evaluation job for the spec's potential."""
+        maker = dataclasses.replace(self.evaluate, potential=self.potential)
+        return maker.make(str(self.data_file()))
+
+
+def stored_dataset_file(uuid: str) -> Path:
+    """Return the extxyz of a labeled dataset stored by the labeling flow (job uuid)."""
+    from sse_flows.stores import get_job_store
+
+    store = get_job_store()
+    store.connect()
+    try:
+        doc = store.query_one(
+            {"uuid": uuid, "output.task_type": "dft_dataset"},
+            properties=["output.files.extxyz"],
+        )
+    finally:
+        store.close()
+    if doc is None:
+        raise SpecError(
+            f"'{uuid}' is neither a file nor a folder, nor the uuid of a stored labeled "
+            "dataset (`sse-flows query --property dft_dataset` lists them)"
+        )
+    return Path(doc["output"]["files"]["extxyz"])
 
 
 class TableRunSpec(FlowSpec):

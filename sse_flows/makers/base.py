@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from jobflow import Maker
 from pydantic import ConfigDict, GetCoreSchemaHandler
@@ -20,6 +23,35 @@ from sse_flows.potentials import (
 )
 from sse_flows.provenance import RunProvenance
 from sse_flows.structures import require_ordered
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: potentials loaded by the running job (see :func:`closes_potentials`)
+_JOB_POTENTIALS: ContextVar[list[LoadedPotential] | None] = ContextVar(
+    "_JOB_POTENTIALS", default=None
+)
+
+
+def closes_potentials(func: Callable[P, R]) -> Callable[P, R]:
+    """Stop the model workers a job body started, when it returns or raises.
+
+    A model in its own environment runs in a worker process per job
+    (:mod:`sse_flows.potentials.proxy`); put this under ``@job`` on a ``make`` that
+    calls :meth:`PotentialJobMaker.prepare`.
+    """
+
+    @functools.wraps(func)
+    def scoped(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _JOB_POTENTIALS.set([])
+        try:
+            return func(*args, **kwargs)
+        finally:
+            for loaded in _JOB_POTENTIALS.get() or []:
+                loaded.close()
+            _JOB_POTENTIALS.reset(token)
+
+    return scoped
 
 
 class SpecSection:
@@ -89,8 +121,21 @@ class PotentialJobMaker(PotentialField, Maker):
     ) -> tuple[LoadedPotential, RunProvenance]:
         """Check the structure, load the potential, and open the provenance record."""
         require_ordered(structure, what=f"'{self.name}'")
+        return self.prepare_for([el.symbol for el in structure.composition], potential)
+
+    def prepare_for(
+        self, elements: list[str], potential: PotentialSpec | None
+    ) -> tuple[LoadedPotential, RunProvenance]:
+        """Load the potential for these elements and open the provenance record.
+
+        Under :func:`closes_potentials` the loaded potential's worker (if it runs in
+        another environment) is stopped when the job ends.
+        """
         spec = self.potential if potential is None else as_potential(potential)
-        loaded = load_potential(spec, elements=[el.symbol for el in structure.composition])
+        loaded = load_potential(spec, elements=elements)
+        scope = _JOB_POTENTIALS.get()
+        if scope is not None:
+            scope.append(loaded)
         inputs = {**asdict(self), "potential": spec.model_dump()}
         provenance = RunProvenance.start(
             inputs, extra_packages=(loaded.provenance.package,)

@@ -9,7 +9,7 @@ from jobflow import job
 from pymatgen.core import Structure
 
 from sse_flows.documents import MDOutput
-from sse_flows.makers.base import PotentialJobMaker, current_job_dir
+from sse_flows.makers.base import PotentialJobMaker, closes_potentials, current_job_dir
 from sse_flows.md.engine import run_md
 from sse_flows.md.protocol import MDProtocol
 from sse_flows.potentials import PotentialSpec
@@ -30,6 +30,7 @@ class MDMaker(PotentialJobMaker, MDProtocol):
     run_dir: str | None = None
 
     @job(output_schema=MDOutput)
+    @closes_potentials
     def make(
         self, structure: Structure, potential: PotentialSpec | None = None
     ) -> MDOutput:

@@ -31,7 +31,7 @@ from sse_flows.calc.eos import (
     plot_eos,
 )
 from sse_flows.documents import ElasticOutput, EOSOutput
-from sse_flows.makers.base import PotentialJobMaker, current_job_dir
+from sse_flows.makers.base import PotentialJobMaker, closes_potentials, current_job_dir
 from sse_flows.makers.relax import RelaxMaker
 from sse_flows.potentials import PotentialSpec
 from sse_flows.settings import get_settings
@@ -73,6 +73,7 @@ class ElasticMaker(PotentialJobMaker):
     engine: Literal["sse-flows", "matcalc"] = "sse-flows"
 
     @job(output_schema=ElasticOutput)
+    @closes_potentials
     def make(
         self, structure: Structure, potential: PotentialSpec | None = None
     ) -> ElasticOutput:
@@ -129,6 +130,7 @@ class EOSMaker(PotentialJobMaker):
         )
 
     @job(output_schema=EOSOutput)
+    @closes_potentials
     def make(
         self, structure: Structure, potential: PotentialSpec | None = None
     ) -> EOSOutput:

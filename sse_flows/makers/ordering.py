@@ -23,7 +23,7 @@ from sse_flows.documents import (
     SupercellReport,
     coerce,
 )
-from sse_flows.makers.base import PotentialJobMaker, SpecSection
+from sse_flows.makers.base import PotentialJobMaker, SpecSection, closes_potentials
 from sse_flows.makers.relax import RelaxMaker
 from sse_flows.ordering.problem import OrderingError
 from sse_flows.ordering.search import MAX_ENUMERATE, search_orderings
@@ -131,6 +131,7 @@ class ScreenOrderingsMaker(PotentialJobMaker):
     mode: Literal["auto", "always", "never"] = "auto"
 
     @job(output_schema=OrderingDocument, data="structures")
+    @closes_potentials
     def make(
         self,
         document: OrderingDocument | dict[str, Any],
@@ -177,6 +178,7 @@ class RelaxCandidateMaker(PotentialJobMaker):
     relax_maker: RelaxMaker = field(default_factory=relax_candidate_default)
 
     @job
+    @closes_potentials
     def make(
         self,
         document: OrderingDocument | dict[str, Any],

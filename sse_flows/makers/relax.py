@@ -9,7 +9,7 @@ from pymatgen.core import Structure
 
 from sse_flows.calc.relax import RelaxSettings, relax
 from sse_flows.documents import RelaxOutput
-from sse_flows.makers.base import PotentialJobMaker
+from sse_flows.makers.base import PotentialJobMaker, closes_potentials
 from sse_flows.potentials import PotentialSpec
 from sse_flows.structures import to_atoms
 
@@ -21,6 +21,7 @@ class RelaxMaker(PotentialJobMaker, RelaxSettings):
     name: str = "relax"
 
     @job(output_schema=RelaxOutput)
+    @closes_potentials
     def make(
         self, structure: Structure, potential: PotentialSpec | None = None
     ) -> RelaxOutput:

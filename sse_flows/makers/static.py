@@ -9,7 +9,7 @@ from pymatgen.core import Structure
 
 from sse_flows.calc.static import static
 from sse_flows.documents import StaticOutput
-from sse_flows.makers.base import PotentialJobMaker
+from sse_flows.makers.base import PotentialJobMaker, closes_potentials
 from sse_flows.potentials import PotentialSpec
 from sse_flows.structures import to_atoms
 
@@ -21,6 +21,7 @@ class StaticMaker(PotentialJobMaker):
     name: str = "static"
 
     @job(output_schema=StaticOutput)
+    @closes_potentials
     def make(
         self, structure: Structure, potential: PotentialSpec | None = None
     ) -> StaticOutput:

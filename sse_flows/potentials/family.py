@@ -9,6 +9,7 @@ and registers an instance under the ``sse_flows.potentials`` entry-point group.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,17 +50,47 @@ def package_dir(module: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+#: what the worker of an environment imports besides the model's package
+WORKER_PACKAGES = ("numpy", "ase", "pydantic", "pydantic-settings", "pyyaml")
+#: the torch every environment is built against (the CPU build sse-flows tests with;
+#: without it pip resolves a newer torch and its CUDA wheels)
+TORCH_PIN = "torch==2.13.0"
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    """One step of building an environment: ``python -m pip ARGS`` in it.
+
+    ``env`` adds environment variables; the environment's ``bin`` is always first on
+    PATH (build tools installed by an earlier step, such as ninja, are found there).
+    """
+
+    name: str
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class FamilyEnvironment:
     """A Python environment of its own that a family needs (packages it cannot share).
 
-    Jobs of such a family go to a worker with that environment; the cluster code
-    derives the worker from here, not from the family's name.
+    Jobs of such a family run their model in a worker process in that environment
+    (:mod:`sse_flows.potentials.proxy`); the cluster code derives the worker's venv
+    from here, not from the family's name. ``packages`` are installed in one pip step
+    with :data:`WORKER_PACKAGES` under :data:`TORCH_PIN`, then ``steps`` run in order;
+    ``imports`` are what ``sse-flows env check`` imports.
     """
 
     name: str
     reason: str
     packages: tuple[str, ...] = field(default_factory=tuple)
+    steps: tuple[BuildStep, ...] = field(default_factory=tuple)
+    imports: tuple[str, ...] = field(default_factory=tuple)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the build (a change rebuilds the env)."""
+        text = repr((self.packages, self.steps, self.imports, WORKER_PACKAGES, TORCH_PIN))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class PotentialFamily:

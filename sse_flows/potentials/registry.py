@@ -47,6 +47,21 @@ class LoadedPotential:
         """The label scheme of the model's training energies."""
         return self.spec.resolved_energy_reference
 
+    def close(self) -> None:
+        """Stop the model's worker process, if it runs in another environment."""
+        from sse_flows.potentials.proxy import ProxyCalculator
+
+        if isinstance(self.calculator, ProxyCalculator):
+            self.calculator.close()
+
+    def __enter__(self) -> LoadedPotential:
+        """Use as ``with load_potential(spec) as loaded:`` to stop a worker after."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the worker, if any."""
+        self.close()
+
     def check_elements(self, symbols: Iterable[str]) -> None:
         """Raise UnsupportedElementError if any symbol is outside the model's coverage."""
         missing = sorted(set(symbols) - self.elements)
@@ -59,15 +74,31 @@ class LoadedPotential:
 
 
 def install_hint(family: PotentialFamily) -> str:
-    """How to install a family's package."""
+    """How to install a family's package (its own environment, if it declares one)."""
+    if family.environment is not None:
+        return f"sse-flows env create {family.environment.name}"
     if not family.extra:
         return "pip install sse-flows"
     hint = f"pip install 'sse-flows[{family.extra}]' -c constraints.txt"
     return f"{hint} ({family.notes})" if family.notes else hint
 
 
+def runs_in_environment(family: PotentialFamily) -> bool:
+    """Whether the family's model runs in its own environment, through a worker.
+
+    A family with an environment of its own whose package is also importable here
+    (installed beside the others on purpose) runs in-process.
+    """
+    return family.environment is not None and not family.installed()
+
+
 def require_installed(family: PotentialFamily) -> None:
-    """Raise PotentialNotInstalledError, naming the extra to install."""
+    """Raise PotentialNotInstalledError, naming the extra or environment to install."""
+    if runs_in_environment(family):
+        from sse_flows.potentials.environments import require_env
+
+        require_env(family)
+        return
     if not family.installed():
         raise PotentialNotInstalledError(
             f"Potential '{family.name}' needs the Python package '{family.package}', "
@@ -115,6 +146,7 @@ def resolve_checkpoint(
             raise CheckpointNotFoundError(
                 f"Checkpoint file for '{family.name}' not found: {path}. Check the path."
             )
+        check_file_family(family, path)
         return str(path), path.resolve()
     for candidate in family.candidates(name, settings):
         if candidate.exists():
@@ -127,6 +159,28 @@ def resolve_checkpoint(
         f"Known checkpoint names: {known}. Download the file on a machine with internet "
         f"access and either put it in {settings.weights_dir / family.name} or set "
         "`checkpoint: /path/to/file` in the potential spec."
+    )
+
+
+def check_file_family(family: PotentialFamily, path: Path) -> None:
+    """Refuse a model file whose suffix another family reads and this one does not."""
+    suffixes = family.checkpoint_suffixes
+    if not suffixes or path.is_dir() or any(path.name.endswith(x) for x in suffixes):
+        return
+    owners = [
+        f.name
+        for f in families().values()
+        if any(path.name.endswith(x) for x in f.checkpoint_suffixes)
+    ]
+    hint = (
+        f" Files ending in {path.suffix} are read by {', '.join(owners)}: e.g. "
+        f"--potential {owners[0]}:{path}."
+        if owners
+        else ""
+    )
+    raise PotentialError(
+        f"{path} is not a {family.name} model file: {family.name} reads "
+        f"{', '.join(suffixes)} files.{hint}"
     )
 
 
@@ -168,6 +222,15 @@ def load_potential(
     require_installed(family)
     label, path = resolve_checkpoint(spec, settings)
     device = resolve_device(spec.device, settings) if family.needs_torch else "cpu"
+    if runs_in_environment(family):  # a worker per call: the job closes it
+        proxied = _build_proxy(family, spec, label, path, device, settings)
+        if elements is not None:
+            try:
+                proxied.check_elements(elements)
+            except UnsupportedElementError:
+                proxied.close()
+                raise
+        return proxied
     key = (
         family.name,
         str(path) if path else label,
@@ -259,10 +322,75 @@ def _build(
     )
 
 
+def _build_proxy(
+    family: PotentialFamily,
+    spec: PotentialSpec,
+    label: str | None,
+    path: Path | None,
+    device: str,
+    settings: SSEFlowsSettings,
+) -> LoadedPotential:
+    """Start a worker in the family's environment; provenance comes from the worker."""
+    from sse_flows.potentials.environments import require_env
+    from sse_flows.potentials.proxy import ProxyCalculator
+
+    assert family.environment is not None
+    python = require_env(family, settings)
+    calculator = ProxyCalculator(
+        environment=family.environment.name,
+        python=python,
+        family=family.name,
+        checkpoint=label,
+        path=path,
+        device=device,
+        options=dict(spec.options),
+    )
+    worker = calculator.worker_provenance
+    provenance = PotentialProvenance(
+        name=family.name,
+        checkpoint=label,
+        checkpoint_path=str(path) if path else None,
+        checkpoint_sha256=worker.get("checkpoint_sha256"),
+        package=worker["package"],
+        package_version=worker.get("package_version"),
+        torch_version=worker.get("torch_version"),
+        device=worker.get("device", device),
+        options=dict(spec.options),
+        energy_reference=spec.resolved_energy_reference,
+        environment=family.environment.name,
+        environment_python=worker.get("python"),
+    )
+    return LoadedPotential(
+        spec=spec,
+        family=family,
+        calculator=calculator,
+        elements=calculator.elements,
+        provenance=provenance,
+    )
+
+
 def clear_cache() -> None:
     """Forget loaded models (tests, or after replacing a checkpoint file)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+
+
+def _environment_ready(family: PotentialFamily, settings: SSEFlowsSettings) -> bool:
+    if family.environment is None:
+        return False
+    from sse_flows.potentials.environments import env_status
+
+    return env_status(family.environment.name, settings).ready
+
+
+def _version_anywhere(family: PotentialFamily, settings: SSEFlowsSettings) -> str | None:
+    """Return the package's version here, or in the family's environment."""
+    version = package_version(family.package)
+    if version is None and family.environment is not None:
+        from sse_flows.potentials.environments import env_status
+
+        version = env_status(family.environment.name, settings).packages.get(family.package)
+    return version
 
 
 @dataclass
@@ -284,7 +412,7 @@ def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]
     settings = settings or get_settings()
     rows = []
     for family in families().values():
-        installed = family.installed()
+        installed = family.installed() or _environment_ready(family, settings)
         checkpoints = {
             name: installed and any(p.exists() for p in family.candidates(name, settings))
             for name in family.known_checkpoints
@@ -293,7 +421,7 @@ def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]
             Availability(
                 name=family.name,
                 installed=installed,
-                package_version=package_version(family.package) if installed else None,
+                package_version=_version_anywhere(family, settings) if installed else None,
                 checkpoints=checkpoints,
                 default_checkpoint=family.default_checkpoint,
                 description=family.description,

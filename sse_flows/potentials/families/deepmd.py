@@ -7,8 +7,12 @@ from typing import Any
 
 from ase.calculators.calculator import Calculator
 
-from sse_flows.potentials.families.sevennet import type_map_elements
-from sse_flows.potentials.family import PotentialFamily
+from sse_flows.potentials.family import (
+    TORCH_PIN,
+    BuildStep,
+    FamilyEnvironment,
+    PotentialFamily,
+)
 
 
 class DeePMDFamily(PotentialFamily):
@@ -25,6 +29,51 @@ class DeePMDFamily(PotentialFamily):
     description = "DeePMD-kit frozen model (.pth or .pb file)"
     checkpoint_suffixes = (".pth", ".pb")
     aliases = ("dp",)
+    notes = "deepmd-kit's PyTorch backend must be built against the installed torch"
+    # The 3.2.0 wheel's PyTorch backend is compiled against torch 2.11 and refuses
+    # 2.13 ("compiled against 2.11"); built from the sdist against our torch pin it
+    # works (~2 min). Its backend imports e3nn (0.5+, as sevenn), so it could share
+    # sevenn's environment but never MACE's (e3nn 0.4.4).
+    environment = FamilyEnvironment(
+        name="deepmd",
+        reason="deepmd-kit's PyTorch backend must be compiled against torch 2.13; the "
+        "wheel is built for 2.11",
+        packages=("e3nn>=0.5", "dpdata>=0.2.18"),
+        steps=(
+            BuildStep(
+                name="build tools",
+                args=(
+                    "install",
+                    "setuptools>=68",
+                    "setuptools_scm",
+                    "hatch-fancy-pypi-readme",
+                    "scikit-build-core",
+                    "dependency_groups",
+                    "ninja",
+                    "cmake",
+                    "wheel",
+                    TORCH_PIN,
+                ),
+            ),
+            BuildStep(
+                name="deepmd-kit 3.2.0 from source against torch 2.13",
+                args=(
+                    "install",
+                    "--no-build-isolation",
+                    "--no-binary",
+                    "deepmd-kit",
+                    "deepmd-kit==3.2.0",
+                    TORCH_PIN,
+                ),
+                env=(
+                    ("DP_ENABLE_TENSORFLOW", "0"),
+                    ("DP_ENABLE_PYTORCH", "1"),
+                    ("DP_VARIANT", "cpu"),
+                ),
+            ),
+        ),
+        imports=("deepmd", "deepmd.pt", "deepmd.calculator"),
+    )
 
     def build(
         self,
@@ -39,8 +88,8 @@ class DeePMDFamily(PotentialFamily):
         return DP(model=str(path), **options)
 
     def elements(self, calculator: Calculator) -> frozenset[str]:
-        """From the model's type map."""
-        return type_map_elements(calculator)
+        """From the model's type map (``DP.type_dict``: symbol -> type index)."""
+        return frozenset(str(s) for s in calculator.type_dict)  # type: ignore[attr-defined]
 
 
 FAMILY = DeePMDFamily()

@@ -43,7 +43,8 @@ class MACEFamily(PotentialFamily):
     environment = FamilyEnvironment(
         name="mace",
         reason="mace-torch pins e3nn==0.4.4, which sevenn and mattersim cannot share",
-        packages=("mace-torch",),
+        packages=("mace-torch==0.3.16",),
+        imports=("mace", "mace.calculators", "e3nn"),
     )
 
     def candidates(self, checkpoint: str, settings: SSEFlowsSettings) -> list[Path]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ase.calculators.calculator import Calculator
 
-from sse_flows.potentials.family import PotentialFamily
+from sse_flows.potentials.family import BuildStep, FamilyEnvironment, PotentialFamily
 from sse_flows.settings import SSEFlowsSettings
 
 
@@ -22,6 +22,22 @@ class MatterSimFamily(PotentialFamily):
     default_checkpoint = "mattersim-v1.0.0-1M"
     known_checkpoints = ("mattersim-v1.0.0-1M", "mattersim-v1.0.0-5M")
     checkpoint_suffixes = (".pth",)
+    notes = "mattersim pulls CUDA torchvision/torchaudio, removed after install"
+    # mattersim 1.2.4+ need Python 3.12; 1.2.3 pulls CUDA torchvision/torchaudio that
+    # break `import torchvision` (and mace/matgl through torchmetrics) beside CPU torch.
+    environment = FamilyEnvironment(
+        name="mattersim",
+        reason="mattersim pulls CUDA torchvision/torchaudio and its own atomate2; kept "
+        "apart so they cannot break the main environment",
+        packages=("mattersim==1.2.3",),
+        steps=(
+            BuildStep(
+                name="remove CUDA torchvision/torchaudio",
+                args=("uninstall", "-y", "torchvision", "torchaudio"),
+            ),
+        ),
+        imports=("mattersim", "mattersim.forcefield"),
+    )
     # The MatterSim team's matbench-discovery script applies MP2020 corrections to
     # its predictions (models/mattersim/test_mattersim_discovery.py, PR #104).
     default_energy_reference = "raw-pbe"

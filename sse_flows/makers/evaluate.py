@@ -1,0 +1,70 @@
+"""Errors of a potential against labelled frames, as a job."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from jobflow import job
+
+from sse_flows.calc.evaluate import (
+    check_labels,
+    default_labels,
+    evaluate_frames,
+    read_labeled_frames,
+)
+from sse_flows.documents import EvaluationOutput
+from sse_flows.makers.base import PotentialJobMaker, closes_potentials, current_job_dir
+from sse_flows.potentials import PotentialSpec
+from sse_flows.provenance import sha256_of
+from sse_flows.settings import get_settings
+
+
+@dataclass
+class EvaluateMaker(PotentialJobMaker):
+    """Energy/force/stress MAE and RMSE of a potential on an extxyz of labelled frames.
+
+    ``labels``: which labels to compare; empty = energy and forces, and stress when
+    every frame is periodic and has one. A label asked for that a frame lacks fails
+    the job, naming the frames.
+    """
+
+    name: str = "evaluate"
+    labels: list[str] = field(default_factory=list)
+
+    @job(output_schema=EvaluationOutput)
+    @closes_potentials
+    def make(self, data: str, potential: PotentialSpec | None = None) -> EvaluationOutput:
+        """Read the frames, predict each one, compare."""
+        path = Path(data).expanduser().resolve()
+        frames = read_labeled_frames(path)
+        labels = self.labels or default_labels(frames)
+        check_labels(frames, labels, str(path))
+        elements = sorted({s for f in frames for s in f.atoms.get_chemical_symbols()})
+        loaded, provenance = self.prepare_for(elements, potential)
+        result = evaluate_frames(frames, loaded.calculator, labels)
+        folder = current_job_dir(get_settings().resolved().work_dir, "evaluate")
+        folder.mkdir(parents=True, exist_ok=True)
+        frames_file = folder / "frame_errors.json"
+        frames_file.write_text(json.dumps([asdict(f) for f in result.frames], indent=1))
+        formulas: dict[str, int] = {}
+        for errors in result.frames:
+            formulas[errors.formula] = formulas.get(errors.formula, 0) + 1
+        return EvaluationOutput(
+            potential_label=loaded.spec.label(),
+            data=str(path),
+            data_sha256=sha256_of(path),
+            n_frames=result.n_frames,
+            n_atoms=sum(f.natoms for f in result.frames),
+            formulas=formulas,
+            labels=result.labels,
+            energy_mae_meV_atom=result.energy_mae_meV_atom,
+            energy_rmse_meV_atom=result.energy_rmse_meV_atom,
+            force_mae_meV_A=result.force_mae_meV_A,
+            force_rmse_meV_A=result.force_rmse_meV_A,
+            stress_mae_GPa=result.stress_mae_GPa,
+            frames_file=str(frames_file),
+            potential=loaded.provenance,
+            provenance=provenance.finish(),
+        )

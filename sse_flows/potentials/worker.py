@@ -1,0 +1,127 @@
+"""The model worker: runs one family's calculator inside that family's environment.
+
+Started by :class:`sse_flows.potentials.proxy.ProxyCalculator` as ``python -m
+sse_flows.potentials.worker`` in the environment's interpreter, with only this package
+on its path. It reads requests from stdin and answers on stdout (see
+:mod:`sse_flows.potentials.framing`); anything a model prints goes to stderr, the
+job's worker log. It exits on ``stop`` or when stdin closes, so a job that dies takes
+its worker with it.
+
+Requests: ``load`` (family, checkpoint, path, device, options) -> elements and
+provenance; ``calculate`` (numbers, positions, cell, pbc, properties) -> results;
+``stop``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from sse_flows.potentials.framing import pack_array, receive, send, unpack_array
+
+RESULT_KEYS = ("energy", "free_energy", "forces", "stress")
+
+
+class Worker:
+    """State of one worker: the calculator and the Atoms it last evaluated."""
+
+    def __init__(self) -> None:
+        self.calculator: Calculator | None = None
+        self.atoms: Atoms | None = None
+
+    def load(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Build the family's calculator as the registry would in the main env."""
+        from sse_flows.potentials.catalog import get_family
+        from sse_flows.provenance import package_version, sha256_of
+
+        family = get_family(request["family"])
+        path = Path(request["path"]) if request.get("path") else None
+        label = request.get("checkpoint")
+        import torch  # every family with an environment is a torch model
+
+        dtype = torch.get_default_dtype()
+        self.calculator = family.build(
+            label, path, request["device"], dict(request.get("options") or {})
+        )
+        torch.set_default_dtype(dtype)
+        package = family.package_version_name(label)
+        return {
+            "elements": sorted(family.elements(self.calculator)),
+            "provenance": {
+                "package": package,
+                "package_version": package_version(package),
+                "torch_version": package_version("torch"),
+                "checkpoint_sha256": sha256_of(path) if path else None,
+                "device": request["device"],
+                "python": sys.executable,
+                "pid": os.getpid(),
+            },
+        }
+
+    def calculate(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate one configuration; reuse the Atoms when the species are the same."""
+        if self.calculator is None:
+            raise RuntimeError("calculate before load")
+        numbers = unpack_array(request["numbers"]).astype(int)
+        positions = unpack_array(request["positions"])
+        cell = unpack_array(request["cell"])
+        pbc = [bool(p) for p in request["pbc"]]
+        same = self.atoms is not None and np.array_equal(self.atoms.numbers, numbers)
+        if not same:
+            self.atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
+            self.atoms.calc = self.calculator
+        else:
+            assert self.atoms is not None
+            self.atoms.set_cell(cell)
+            self.atoms.set_positions(positions)
+            self.atoms.pbc = pbc
+        for name in request["properties"]:
+            self.calculator.get_property(name, self.atoms)
+        results = self.calculator.results
+        return {
+            "results": {
+                key: pack_array(results[key]) for key in RESULT_KEYS if key in results
+            }
+        }
+
+
+def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
+    """Answer requests until ``stop`` or end of input; return the exit code."""
+    worker = Worker()
+    while True:
+        request = receive(requests)
+        if request is None or request.get("op") == "stop":
+            if request is not None:
+                send(replies, {"ok": True})
+            return 0
+        try:
+            handler = {"load": worker.load, "calculate": worker.calculate}[request["op"]]
+            send(replies, {"ok": True, **handler(request)})
+        except Exception as exc:  # every failure goes back to the job, named
+            send(
+                replies,
+                {
+                    "ok": False,
+                    "error": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": traceback.format_exc(),
+                },
+            )
+
+
+def main() -> int:
+    """Keep stdout for replies only: what models print goes to stderr."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
