@@ -415,3 +415,5 @@ def test_evaluate_is_a_flow_kind(tmp_path: Path) -> None:
     assert by_name["chgnet"]["data"] == str(tmp_path / "frames.extxyz")
     errors = json.loads(Path(by_name["chgnet"]["frames_file"]).read_text())
     assert len(errors) == 2 and errors[0]["formula"] == "Cu"
+    example = FlowSpec.from_file(Path(__file__).parents[1] / "examples/evaluate_tiny.yaml")
+    assert example.data_file().exists() and example.flow == "evaluate"

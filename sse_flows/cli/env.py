@@ -62,7 +62,7 @@ def list_(as_json: JsonOption = False) -> None:
 @env_app.command("check")
 def check(name: NameArgument) -> None:
     """Import the environment's packages in its own interpreter."""
-    from sse_flows.potentials.environments import check_env, env_status
+    from sse_flows.potentials.environments import check_env, env_status, record_versions
 
     try:
         versions = check_env(name)
@@ -74,6 +74,7 @@ def check(name: NameArgument) -> None:
             f"environment '{name}' imports its packages but is not marked ready "
             f"(an interrupted build?). run: sse-flows env create {name} --force"
         )
+    record_versions(name, versions)
     typer.echo(f"{name}: ok ({status.python})")
     typer.echo(", ".join(f"{k} {v}" for k, v in versions.items() if v))
 

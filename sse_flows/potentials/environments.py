@@ -242,10 +242,28 @@ def check_env(name: str, settings: SSEFlowsSettings | None = None) -> dict[str, 
             f"Environment '{name}' cannot import its packages:\n{tail}\n"
             f"Rebuild it: sse-flows env create {name} --force"
         )
+    served = {
+        f.package
+        for f in families().values()
+        if f.environment is not None and f.environment.name == name
+    }
     names = sorted(
-        {_distribution(p) for p in (*declared.packages, *WORKER_PACKAGES)} | set(REPORTED)
+        {_distribution(p) for p in (*declared.packages, *WORKER_PACKAGES)}
+        | set(REPORTED)
+        | served
     )
     return installed_versions(python, names)
+
+
+def record_versions(
+    name: str, versions: dict[str, Any], settings: SSEFlowsSettings | None = None
+) -> None:
+    """Update the package versions of a ready environment's marker (after a check)."""
+    marker_path = env_dir(name, settings) / READY_FILE
+    marker = _read_json(marker_path)
+    if marker is not None:
+        marker["packages"] = versions
+        marker_path.write_text(json.dumps(marker, indent=1))
 
 
 def create_env(
