@@ -258,11 +258,10 @@ def test_a_worker_that_cannot_import_its_package_names_the_fix(mace_model: Path)
         ProxyCalculator(  # the main interpreter has no mace package
             environment="mace",
             python=Path(sys.executable),
-            family="mace",
+            spec=PotentialSpec.parse(f"mace:{mace_model}"),
             checkpoint=str(mace_model),
             path=mace_model,
             device="cpu",
-            options={},
         )
 
 

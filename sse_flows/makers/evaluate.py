@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,20 +45,18 @@ class EvaluateMaker(PotentialJobMaker):
         elements = sorted({s for f in frames for s in f.atoms.get_chemical_symbols()})
         loaded, provenance = self.prepare_for(elements, potential)
         result = evaluate_frames(frames, loaded.calculator, labels)
-        folder = current_job_dir(get_settings().resolved().work_dir, "evaluate")
+        folder = current_job_dir(get_settings().work_dir, "evaluate")
         folder.mkdir(parents=True, exist_ok=True)
         frames_file = folder / "frame_errors.json"
         frames_file.write_text(json.dumps([asdict(f) for f in result.frames], indent=1))
-        formulas: dict[str, int] = {}
-        for errors in result.frames:
-            formulas[errors.formula] = formulas.get(errors.formula, 0) + 1
+        formulas = Counter(errors.formula for errors in result.frames)
         return EvaluationOutput(
             potential_label=loaded.spec.label(),
             data=str(path),
             data_sha256=sha256_of(path),
             n_frames=result.n_frames,
             n_atoms=sum(f.natoms for f in result.frames),
-            formulas=formulas,
+            formulas=dict(formulas),
             labels=result.labels,
             energy_mae_meV_atom=result.energy_mae_meV_atom,
             energy_rmse_meV_atom=result.energy_rmse_meV_atom,

@@ -30,6 +30,8 @@ from ase.calculators.calculator import Calculator, all_changes
 import sse_flows
 from sse_flows.errors import ProxyWorkerError
 from sse_flows.potentials.framing import pack_array, receive, send, unpack_array
+from sse_flows.potentials.spec import PotentialSpec
+from sse_flows.provenance import PotentialProvenance
 
 LOG_TAIL_LINES = 15
 
@@ -61,11 +63,10 @@ class ProxyCalculator(Calculator):
         self,
         environment: str,
         python: Path,
-        family: str,
+        spec: PotentialSpec,
         checkpoint: str | None,
         path: Path | None,
         device: str,
-        options: dict[str, Any],
         log_path: Path | None = None,
     ) -> None:
         super().__init__()
@@ -102,16 +103,15 @@ class ProxyCalculator(Calculator):
         reply = self._request(
             {
                 "op": "load",
-                "family": family,
+                "spec": spec.model_dump(mode="json"),
                 "checkpoint": checkpoint,
                 "path": str(path) if path else None,
                 "device": device,
-                "options": options,
             },
             loading=True,
         )
         self.elements: frozenset[str] = frozenset(reply["elements"])
-        self.worker_provenance: dict[str, Any] = reply["provenance"]
+        self.worker_provenance = PotentialProvenance.model_validate(reply["provenance"])
 
     # ------------------------------------------------------------------ protocol
     def _log_tail(self) -> str:

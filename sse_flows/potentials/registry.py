@@ -240,7 +240,7 @@ def load_potential(
     with _CACHE_LOCK:
         loaded = _CACHE.get(key)
         if loaded is None:
-            loaded = _build(family, spec, label, path, device)
+            loaded = build_in_process(family, spec, label, path, device)
             _CACHE[key] = loaded
     if loaded.spec != spec:  # same model, another energy_reference statement
         loaded = LoadedPotential(
@@ -283,13 +283,18 @@ def _quiet_calculations(calculator: Calculator, names: tuple[str, ...]) -> None:
     calculator.calculate = quiet_calculate  # type: ignore[method-assign]
 
 
-def _build(
+def build_in_process(
     family: PotentialFamily,
     spec: PotentialSpec,
     label: str | None,
     path: Path | None,
     device: str,
 ) -> LoadedPotential:
+    """Build the calculator in this interpreter, with its provenance.
+
+    The registry calls it for families importable here; the worker of a family's own
+    environment calls it there (:mod:`sse_flows.potentials.worker`).
+    """
     try:
         with _torch_dtype_kept(), harmless(*family.harmless_warnings):
             calculator = family.build(label, path, device, dict(spec.options))
@@ -339,26 +344,17 @@ def _build_proxy(
     calculator = ProxyCalculator(
         environment=family.environment.name,
         python=python,
-        family=family.name,
+        spec=spec,
         checkpoint=label,
         path=path,
         device=device,
-        options=dict(spec.options),
     )
-    worker = calculator.worker_provenance
-    provenance = PotentialProvenance(
-        name=family.name,
-        checkpoint=label,
-        checkpoint_path=str(path) if path else None,
-        checkpoint_sha256=worker.get("checkpoint_sha256"),
-        package=worker["package"],
-        package_version=worker.get("package_version"),
-        torch_version=worker.get("torch_version"),
-        device=worker.get("device", device),
-        options=dict(spec.options),
-        energy_reference=spec.resolved_energy_reference,
-        environment=family.environment.name,
-        environment_python=worker.get("python"),
+    provenance = calculator.worker_provenance.model_copy(
+        update={
+            "energy_reference": spec.resolved_energy_reference,
+            "environment": family.environment.name,
+            "environment_python": str(python),
+        }
     )
     return LoadedPotential(
         spec=spec,

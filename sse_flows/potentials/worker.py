@@ -7,7 +7,7 @@ on its path. It reads requests from stdin and answers on stdout (see
 job's worker log. It exits on ``stop`` or when stdin closes, so a job that dies takes
 its worker with it.
 
-Requests: ``load`` (family, checkpoint, path, device, options) -> elements and
+Requests: ``load`` (potential spec, checkpoint, path, device) -> elements and
 provenance; ``calculate`` (numbers, positions, cell, pbc, properties) -> results;
 ``stop``.
 """
@@ -37,32 +37,19 @@ class Worker:
         self.atoms: Atoms | None = None
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Build the family's calculator as the registry would in the main env."""
-        from sse_flows.potentials.catalog import get_family
-        from sse_flows.provenance import package_version, sha256_of
+        """Build the calculator exactly as the registry does in-process."""
+        from sse_flows.potentials.registry import build_in_process
+        from sse_flows.potentials.spec import PotentialSpec
 
-        family = get_family(request["family"])
+        spec = PotentialSpec.model_validate(request["spec"])
         path = Path(request["path"]) if request.get("path") else None
-        label = request.get("checkpoint")
-        import torch  # every family with an environment is a torch model
-
-        dtype = torch.get_default_dtype()
-        self.calculator = family.build(
-            label, path, request["device"], dict(request.get("options") or {})
+        loaded = build_in_process(
+            spec.family, spec, request.get("checkpoint"), path, request["device"]
         )
-        torch.set_default_dtype(dtype)
-        package = family.package_version_name(label)
+        self.calculator = loaded.calculator
         return {
-            "elements": sorted(family.elements(self.calculator)),
-            "provenance": {
-                "package": package,
-                "package_version": package_version(package),
-                "torch_version": package_version("torch"),
-                "checkpoint_sha256": sha256_of(path) if path else None,
-                "device": request["device"],
-                "python": sys.executable,
-                "pid": os.getpid(),
-            },
+            "elements": sorted(loaded.elements),
+            "provenance": loaded.provenance.model_dump(mode="json"),
         }
 
     def calculate(self, request: dict[str, Any]) -> dict[str, Any]:
