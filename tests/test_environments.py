@@ -84,7 +84,7 @@ def shared_envs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _workers() -> list[int]:
-    """PIDs of live model workers (zombies included: they count as left behind)."""
+    """PIDs of this test process's model workers (zombies count as left behind)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -93,9 +93,16 @@ def _workers() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"sse_flows.potentials.worker" in cmdline:
+        if b"sse_flows.potentials.worker" in cmdline and _parent(entry) == os.getpid():
             found.append(int(entry.name))
     return found
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _cu() -> object:

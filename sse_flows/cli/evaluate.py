@@ -80,7 +80,7 @@ def evaluate(
     skipped = {j.name: j.error for j in record.jobs if j.error}
     if as_json:
         typer.echo(dumps({"flow_uuid": record.flow_uuid, "results": rows}))
-    else:
+    elif rows:
         typer.echo("  ".join(f"{k:>20s}" for k in METRICS))
         for row in rows:
             typer.echo("  ".join(f"{_cell(row[k]):>20s}" for k in METRICS))

@@ -149,7 +149,7 @@ class ProxyCalculator(Calculator):
                     f" The environment cannot import its package: check it with "
                     f"`sse-flows env check {self.environment}` or rebuild it with "
                     f"`sse-flows env create {self.environment} --force`."
-                    if error in ("ImportError", "ModuleNotFoundError")
+                    if {error, reply.get("cause")} & {"ImportError", "ModuleNotFoundError"}
                     else ""
                 )
                 raise ProxyWorkerError(

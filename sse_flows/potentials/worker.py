@@ -97,6 +97,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
                 {
                     "ok": False,
                     "error": type(exc).__name__,
+                    "cause": type(exc.__cause__).__name__ if exc.__cause__ else None,
                     "message": str(exc),
                     "traceback": traceback.format_exc(),
                 },
