@@ -16,4 +16,5 @@ export SSE_FLOWS_REQUIRE_CP2K=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy sse_flows
-.venv/bin/python -m pytest "$@"
+# longer variants of behaviours already covered run outside CI: pytest -m extended
+.venv/bin/python -m pytest -m "not extended" "$@"

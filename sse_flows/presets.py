@@ -1,9 +1,9 @@
 """One loader for every kind of preset: shipped YAML data files, or a user's YAML file.
 
 A preset kind is a folder of ``sse_flows/data/presets`` (``conductivity``, ``dft``,
-``tables``); a preset is one YAML mapping in it, named by its file stem. A value with
-a ``.yaml``/``.yml`` suffix is a user's file instead (relative paths are resolved by
-whoever read them from a spec, against the spec's folder).
+``tables``, ``training_set``); a preset is one YAML mapping in it, named by its file
+stem. A value with a ``.yaml``/``.yml`` suffix is a user's file instead (relative
+paths are resolved by whoever read them from a spec, against the spec's folder).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import yaml
 
 from sse_flows.errors import SSEFlowsError
 
-KINDS = ("conductivity", "dft", "tables")
+KINDS = ("conductivity", "dft", "tables", "training_set")
 
 
 class PresetError(SSEFlowsError):

@@ -72,11 +72,15 @@ def _pending(flow_jobs: list[Job], record: RunRecord, store: JobStore) -> list[J
     A job whose replacement failed has its own output stored; running it again
     builds the replacement again.
     """
-    creators = {j.uuid: j.created_by for j in record.jobs if j.created_by}
+    # a replacement flow with an output adds a job under its creator's own uuid
+    # (created_by == uuid): it must not hide who created the creator
+    creators = {
+        j.uuid: j.created_by for j in record.jobs if j.created_by and j.created_by != j.uuid
+    }
     broken = set()
     for failed in (j for j in record.jobs if j.created_by and j.state == "FAILED"):
         uuid = failed.uuid
-        while uuid in creators and creators[uuid] != uuid:  # up to a job as built
+        while uuid in creators:  # up to a job as built
             uuid = creators[uuid]
         broken.add(uuid)
     return [j for j in flow_jobs if j.uuid in broken or not completed(store, j.uuid)]

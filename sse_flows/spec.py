@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sse_flows.kinds.base import KINDS, FlowSpec, StructureFlowSpec, spec_adapter
 from sse_flows.kinds.datasets import EvaluateSpec, LabelSpec, TableRunSpec
+from sse_flows.kinds.finetune_ramp import FineTuneRampSpec
 from sse_flows.kinds.ordering import OrderSpec, SeriesSpec
 from sse_flows.kinds.structures import (
     ConductivitySpec,
@@ -24,6 +25,8 @@ from sse_flows.kinds.structures import (
     StabilitySpec,
     StaticSpec,
 )
+from sse_flows.kinds.training import TrainSpec
+from sse_flows.kinds.training_set import TrainingSetSpec
 from sse_flows.records import RunRecord
 from sse_flows.runner import run_flow
 
@@ -33,6 +36,7 @@ __all__ = [
     "EOSSpec",
     "ElasticSpec",
     "EvaluateSpec",
+    "FineTuneRampSpec",
     "FlowSpec",
     "LabelSpec",
     "MDSpec",
@@ -44,6 +48,8 @@ __all__ = [
     "StaticSpec",
     "StructureFlowSpec",
     "TableRunSpec",
+    "TrainSpec",
+    "TrainingSetSpec",
     "run_spec",
     "spec_adapter",
 ]

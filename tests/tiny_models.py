@@ -240,3 +240,64 @@ def direct_predictions(env_python: Path, family: str, model: Path, frames: Path)
         check=True,
     )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def alloy_frames(n_groups: int, per_group: int, seed: int) -> list[Atoms]:
+    """Cu-Au fcc cells (8 atoms) labelled with EMT, ``per_group`` frames per structure.
+
+    Each group is one random Cu/Au arrangement under one strain, rattled as MD would;
+    ``info['group']`` names it, so training splits keep a structure in one split.
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    for group in range(n_groups):
+        base = bulk("Cu", "fcc", a=3.75, cubic=True).repeat((2, 1, 1))
+        symbols = rng.choice(["Cu", "Au"], size=len(base))
+        symbols[:2] = ["Cu", "Au"]
+        base.set_chemical_symbols(list(symbols))
+        strain = np.eye(3) + rng.normal(0, 0.015, (3, 3))
+        base.set_cell(base.cell @ strain, scale_atoms=True)
+        for k in range(per_group):
+            atoms = base.copy()
+            atoms.rattle(0.04 + 0.02 * (k % 4), seed=int(rng.integers(1 << 30)))
+            atoms.calc = EMT()
+            atoms.get_potential_energy()
+            atoms.get_stress()
+            atoms.info["group"] = f"s{seed}-{group}"
+            frames.append(atoms)
+    return frames
+
+
+#: EMT with the pair-repulsion parameter V0 scaled: a second "reference method"
+TASK_B = {"Cu": 2.0, "Au": 2.0}
+
+
+class TaskBEMT(EMT):
+    """EMT with stronger pair repulsion: a second 'reference method' for the same cells."""
+
+    def initialize(self, atoms: Atoms) -> None:
+        """Swap ASE's module-level parameter table only while EMT reads it."""
+        import ase.calculators.emt as emt_module
+
+        saved = dict(emt_module.parameters)
+        for element, factor in TASK_B.items():
+            values = list(emt_module.parameters[element])
+            values[2] *= factor
+            emt_module.parameters[element] = tuple(values)
+        try:
+            super().initialize(atoms)
+        finally:
+            emt_module.parameters.clear()
+            emt_module.parameters.update(saved)
+
+
+def relabel(frames: list[Atoms], calculator_type: type[EMT]) -> list[Atoms]:
+    """Copies of the frames labelled by another calculator."""
+    out = []
+    for atoms in frames:
+        atoms = atoms.copy()
+        atoms.calc = calculator_type()
+        atoms.get_potential_energy()
+        atoms.get_stress()
+        out.append(atoms)
+    return out

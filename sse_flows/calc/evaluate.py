@@ -90,7 +90,8 @@ def read_labeled_frames(path: str | Path) -> list[LabeledFrame]:
     return frames
 
 
-def _shown(indices: list[int]) -> str:
+def shown_indices(indices: list[int]) -> str:
+    """Show the first ten indices, and how many there are."""
     text = ", ".join(str(i) for i in indices[:10])
     return text + (f" ... ({len(indices)} frames)" if len(indices) > 10 else "")
 
@@ -113,8 +114,9 @@ def check_labels(
                 if f.stress is not None and not all(f.atoms.pbc)
             ]
         if missing:
+            shown = shown_indices(sorted(set(missing)))
             raise MissingLabelsError(
-                f"{source}: frames {_shown(sorted(set(missing)))} have no '{name}' label "
+                f"{source}: frames {shown} have no '{name}' label "
                 f"(looked for ASE's '{name}' and '{MACE_KEYS[name]}'"
                 + ("; stress needs a periodic cell" if name == "stress" else "")
                 + f"). Label them, or leave '{name}' out of the labels compared."
@@ -149,7 +151,11 @@ class EvaluationResult:
     force_mae_meV_A: float | None
     force_rmse_meV_A: float | None
     stress_mae_GPa: float | None
+    stress_rmse_GPa: float | None = None
     frames: list[FrameErrors] = field(default_factory=list)
+    #: (label, prediction) arrays for parity plots: energy per atom (eV), force
+    #: components (eV/A), Voigt stress (GPa)
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def evaluate_frames(
@@ -160,22 +166,33 @@ def evaluate_frames(
     force_errors: list[np.ndarray] = []
     stress_errors: list[np.ndarray] = []
     per_frame = []
+    pairs: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
+        name: ([], []) for name in LABELS
+    }
     for frame in frames:
         atoms = frame.atoms.copy()
         atoms.calc = calculator
         n = len(atoms)
         e_err = f_mae = s_mae = None
         if "energy" in labels and frame.energy is not None:
-            e_err = float(atoms.get_potential_energy() - frame.energy) / n
+            predicted = float(atoms.get_potential_energy())
+            e_err = (predicted - frame.energy) / n
             energy_errors.append(e_err)
+            pairs["energy"][0].append(np.array([frame.energy / n]))
+            pairs["energy"][1].append(np.array([predicted / n]))
         if "forces" in labels and frame.forces is not None:
-            diff = np.asarray(atoms.get_forces(), dtype=float) - frame.forces
+            predicted_forces = np.asarray(atoms.get_forces(), dtype=float)
+            diff = predicted_forces - frame.forces
             force_errors.append(diff.reshape(-1))
+            pairs["forces"][0].append(np.asarray(frame.forces).reshape(-1))
+            pairs["forces"][1].append(predicted_forces.reshape(-1))
             f_mae = float(np.abs(diff).mean())
         if "stress" in labels and frame.stress is not None:
             stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
             diff = (stress - frame.stress) / GPA
             stress_errors.append(diff)
+            pairs["stress"][0].append(frame.stress / GPA)
+            pairs["stress"][1].append(stress / GPA)
             s_mae = float(np.abs(diff).mean())
         per_frame.append(
             FrameErrors(
@@ -197,7 +214,13 @@ def evaluate_frames(
         force_mae_meV_A=_mae(forces, 1e3),
         force_rmse_meV_A=_rmse(forces, 1e3),
         stress_mae_GPa=_mae(stresses, 1.0),
+        stress_rmse_GPa=_rmse(stresses, 1.0),
         frames=per_frame,
+        pairs={
+            name: (np.concatenate(label), np.concatenate(predicted))
+            for name, (label, predicted) in pairs.items()
+            if label
+        },
     )
 
 

@@ -19,6 +19,7 @@ from sse_flows.cli import (  # noqa: F401  (each module registers its commands)
     stability,
     store,
     table,
+    train,
 )
 from sse_flows.cli.app import app
 

@@ -14,6 +14,7 @@ from sse_flows.documents.base import (
     coerce,
     document_class,
 )
+from sse_flows.documents.dataset_size import DatasetSizeConvergence, SizePoint
 from sse_flows.documents.dft import (
     DatasetFiles,
     FailedFrame,
@@ -21,6 +22,7 @@ from sse_flows.documents.dft import (
     LabeledDataset,
 )
 from sse_flows.documents.evaluation import EvaluationOutput
+from sse_flows.documents.finetune_ramp import FineTuneRamp, FineTuneStep
 from sse_flows.documents.md import MDOutput, MDStatistics, TrajectoryReference
 from sse_flows.documents.mechanics import ElasticOutput, EOSOutput, RelaxSummary
 from sse_flows.documents.ordering import CandidateEntry, OrderingDocument, SupercellReport
@@ -31,6 +33,19 @@ from sse_flows.documents.stability import (
     StabilityOutput,
 )
 from sse_flows.documents.static import RelaxOutput, StaticOutput
+from sse_flows.documents.training import (
+    DatasetRecord,
+    EnergyReferenceRecord,
+    ParentModel,
+    SplitMetrics,
+    TrainedModel,
+)
+from sse_flows.documents.training_set import (
+    CandidateRecord,
+    TrainingDatasetDoc,
+    TrainingFrames,
+    TrainingSelection,
+)
 from sse_flows.documents.transport import (
     ConductivityOutput,
     DiffusionOutput,
@@ -40,30 +55,43 @@ from sse_flows.documents.transport import (
 __all__ = [
     "DOCUMENTS",
     "CandidateEntry",
+    "CandidateRecord",
     "ConductivityOutput",
     "DatasetFiles",
+    "DatasetRecord",
+    "DatasetSizeConvergence",
     "DiffusionOutput",
     "Document",
     "EOSOutput",
     "ElasticOutput",
+    "EnergyReferenceRecord",
     "EntryRecord",
     "EvaluationOutput",
     "FailedFrame",
     "FailedPhase",
+    "FineTuneRamp",
+    "FineTuneStep",
     "LabelBatchOutput",
     "LabeledDataset",
     "MDOutput",
     "MDStatistics",
     "OrderingDocument",
+    "ParentModel",
     "PhaseFraction",
     "RelaxOutput",
     "RelaxSummary",
+    "SizePoint",
+    "SplitMetrics",
     "StabilityOutput",
     "StaticOutput",
     "StructureSummary",
     "SupercellReport",
     "TaskOutput",
     "TemperaturePoint",
+    "TrainedModel",
+    "TrainingDatasetDoc",
+    "TrainingFrames",
+    "TrainingSelection",
     "TrajectoryReference",
     "as_document",
     "coerce",

@@ -86,17 +86,7 @@ class EvaluateSpec(FlowSpec):
 
     def data_file(self) -> Path:
         """Resolve ``data`` to the extxyz file to read."""
-        path = self.spec_path(self.data)
-        if path.is_file():
-            return path
-        if path.is_dir():
-            found = sorted(path.glob("*.extxyz")) + sorted(path.glob("*.xyz"))
-            if len(found) != 1:
-                raise SpecError(
-                    f"{path} holds {len(found)} extxyz files; name the one to evaluate"
-                )
-            return found[0]
-        return stored_dataset_file(self.data)
+        return frames_file(self.spec_path(self.data), self.data)
 
     def build_one(self) -> Job:
         """Build the evaluation job for the spec's potential."""
@@ -104,25 +94,43 @@ class EvaluateSpec(FlowSpec):
         return maker.make(str(self.data_file()))
 
 
+def frames_file(path: Path, data: str) -> Path:
+    """Return the extxyz ``data`` names: a file, a folder holding one, a dataset uuid."""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = sorted(path.glob("*.extxyz")) + sorted(path.glob("*.xyz"))
+        if len(found) != 1:
+            raise SpecError(f"{path} holds {len(found)} extxyz files; name the one to use")
+        return found[0]
+    return stored_dataset_file(data)
+
+
 def stored_dataset_file(uuid: str) -> Path:
-    """Return the extxyz of a labeled dataset stored by the labeling flow (job uuid)."""
+    """Return the extxyz of a stored dataset (labeling or training set flow, job uuid)."""
     from sse_flows.stores import get_job_store
 
     store = get_job_store()
     store.connect()
     try:
         doc = store.query_one(
-            {"uuid": uuid, "output.task_type": "dft_dataset"},
-            properties=["output.files.extxyz"],
+            {
+                "uuid": uuid,
+                "output.task_type": {"$in": ["dft_dataset", "training_dataset"]},
+            },
+            properties=["output.task_type", "output.files.extxyz", "output.path"],
         )
     finally:
         store.close()
     if doc is None:
         raise SpecError(
-            f"'{uuid}' is neither a file nor a folder, nor the uuid of a stored labeled "
-            "dataset (`sse-flows query --property dft_dataset` lists them)"
+            f"'{uuid}' is neither a file nor a folder, nor the uuid of a stored dataset "
+            "(`sse-flows query --property dft_dataset` or `training_dataset` lists them)"
         )
-    return Path(doc["output"]["files"]["extxyz"])
+    output = doc["output"]
+    if output["task_type"] == "training_dataset":
+        return Path(output["path"])
+    return Path(output["files"]["extxyz"])
 
 
 class TableRunSpec(FlowSpec):

@@ -9,6 +9,7 @@ from sse_flows.makers.md import MDMaker
 from sse_flows.makers.mechanics import ElasticMaker, EOSMaker
 from sse_flows.makers.relax import RelaxMaker
 from sse_flows.makers.static import StaticMaker
+from sse_flows.makers.training import TrainMaker
 
 __all__ = [
     "EOSMaker",
@@ -17,4 +18,5 @@ __all__ = [
     "MDMaker",
     "RelaxMaker",
     "StaticMaker",
+    "TrainMaker",
 ]

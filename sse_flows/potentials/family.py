@@ -121,8 +121,9 @@ class PotentialFamily:
     #: known-harmless warnings (names of :data:`sse_flows.quiet.KNOWN`) that the
     #: package raises while loading or evaluating; silenced around those calls only
     harmless_warnings: ClassVar[tuple[str, ...]] = ()
-    #: filled by later work: the family's own trainer, and its environment
-    trainer: ClassVar[Any] = None
+    #: the family's trainer as "module:Class" (see sse_flows.training.trainer), and
+    #: the environment it runs in when it cannot share the main one
+    trainer: ClassVar[str | None] = None
     environment: ClassVar[FamilyEnvironment | None] = None
 
     def installed(self) -> bool:

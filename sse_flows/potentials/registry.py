@@ -303,7 +303,7 @@ def build_in_process(
         note = f" Note: {family.notes}." if family.notes else ""
         raise PotentialError(
             f"Loading potential '{spec.label()}' from {path or label} failed: "
-            f"{type(exc).__name__}: {exc}.{note}"
+            f"{type(exc).__name__}: {exc}.{note}{_other_family_hint(family, path)}"
         ) from exc
     package = family.package_version_name(label)
     provenance = PotentialProvenance(
@@ -325,6 +325,16 @@ def build_in_process(
         elements=family.elements(calculator),
         provenance=provenance,
     )
+
+
+def _other_family_hint(family: PotentialFamily, path: Path | None) -> str:
+    """Say which family wrote a file this family cannot read."""
+    from sse_flows.potentials.sniff import guess_model_family
+
+    owner = guess_model_family(path) if path is not None and path.is_file() else None
+    if owner is None or owner == family.name:
+        return ""
+    return f" It looks like a {owner} model: --potential {owner}:{path}."
 
 
 def _build_proxy(

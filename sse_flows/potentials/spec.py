@@ -1,6 +1,8 @@
 """How a user names a potential, parsed and checked once where it enters the program.
 
-``"sevennet:7net-l3i5"`` is shorthand for ``name="sevennet", checkpoint="7net-l3i5"``.
+``"sevennet:7net-l3i5"`` is shorthand for ``name="sevennet", checkpoint="7net-l3i5"``;
+``"artifact:<uuid>"`` names a trained model by its document (see
+:mod:`sse_flows.potentials.artifacts`).
 Validation turns an alias into the family's name (``7net`` -> ``sevennet``), refuses
 unknown names, and makes a relative checkpoint path absolute against the directory of
 the file that names it (pydantic context ``base_dir``; the working directory when a
@@ -57,10 +59,16 @@ class PotentialSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_text(cls, value: Any) -> Any:
-        """Accept 'name[:checkpoint]'."""
+        """Accept 'name[:checkpoint]', and 'artifact:<uuid or model.json>'."""
         if isinstance(value, str):
             name, _, checkpoint = value.strip().partition(":")
-            return {"name": name, "checkpoint": checkpoint.strip() or None}
+            value = {"name": name, "checkpoint": checkpoint.strip() or None}
+        if isinstance(value, dict) and str(value.get("name", "")).lower() == "artifact":
+            from sse_flows.potentials.artifacts import resolve_artifact
+
+            if not value.get("checkpoint"):
+                raise ValueError("artifact: needs a job uuid or a model.json path")
+            return {**value, **resolve_artifact(str(value["checkpoint"]))}
         return value
 
     @field_validator("name")

@@ -21,6 +21,7 @@ class CHGNetFamily(PotentialFamily):
     module = "chgnet"
     extra = "chgnet"
     description = "CHGNet (weights ship with the package)"
+    trainer = "sse_flows.training.chgnet:CHGNetTrainer"
     default_checkpoint = "0.3.0"
     known_checkpoints = tuple(_DIRS)
     checkpoint_suffixes = (".pth.tar", ".tar", ".pt", ".pth")

@@ -27,7 +27,9 @@ class DeePMDFamily(PotentialFamily):
     module = "deepmd"
     extra = "deepmd"
     description = "DeePMD-kit frozen model (.pth or .pb file)"
-    checkpoint_suffixes = (".pth", ".pb")
+    trainer = "sse_flows.training.deepmd:DeepMDTrainer"
+    # .pt: a PyTorch training checkpoint, the file dp can fine-tune (DP reads it too)
+    checkpoint_suffixes = (".pth", ".pb", ".pt")
     aliases = ("dp",)
     notes = "deepmd-kit's PyTorch backend must be built against the installed torch"
     # The 3.2.0 wheel's PyTorch backend is compiled against torch 2.11 and refuses

@@ -29,6 +29,7 @@ class MACEFamily(PotentialFamily):
     module = "mace"
     extra = "mace"
     description = "MACE foundation models or any local .model file (own environment)"
+    trainer = "sse_flows.training.mace:MACETrainer"
     default_checkpoint = "mace-mp-0-medium"
     known_checkpoints = tuple(_FILES)
     checkpoint_suffixes = (".model",)

@@ -43,6 +43,7 @@ class SevenNetFamily(PotentialFamily):
     module = "sevenn"
     extra = "sevenn"
     description = "SevenNet (7net-0, 7net-l3i5, 7net-mf-0 ship with the package)"
+    trainer = "sse_flows.training.sevennet:SevenNetTrainer"
     default_checkpoint = "7net-0"
     known_checkpoints = tuple(_CONST)
     checkpoint_suffixes = (".pth", ".pt")
