@@ -372,7 +372,7 @@ def test_evaluate_bad_input(shared_envs: None, mace_model: Path, tmp_path: Path)
     )
     assert result.exit_code == 1 and "was not trained on Au" in result.output
     missing = CliRunner().invoke(_evaluate_app(), [str(tmp_path / "none.extxyz")])
-    assert missing.exit_code == 2 and "stored labeled dataset" in missing.output
+    assert missing.exit_code == 2 and "uuid of a stored dataset" in missing.output
 
 
 def test_evaluate_a_stored_labeled_dataset_by_uuid(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def evaluate(
         typer.Argument(
             help="extxyz of labelled frames (energy, forces, stress as ASE writes them, "
             "or REF_energy/REF_forces/REF_stress), a labeling export folder, or the "
-            "uuid of a stored labeled dataset."
+            "uuid of a stored dataset (labeling or training set flow)."
         ),
     ],
     potential: Annotated[

@@ -77,7 +77,7 @@ class EvaluateSpec(FlowSpec):
     """Errors of each potential on labelled frames (an extxyz, or a labeled dataset).
 
     ``data``: an extxyz file (relative to the spec), a folder holding one extxyz (a
-    labeling export), or the uuid of a stored labeled dataset (``dft_dataset``).
+    labeling export), or the uuid of a stored dataset (labeling or training set flow).
     """
 
     flow: Literal["evaluate"]
