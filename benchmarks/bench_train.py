@@ -28,7 +28,7 @@ separately as ``t_maker(E1) - t_direct(E1)``: the ratio says nothing about them.
 Reported for wall time, CPU time (the process and its children; less disturbed by
 other load) and, for SevenNet, MACE and DeePMD, the training time the package's own
 log shows (``tool_s``: the training loop alone, free of the noise of the fixed costs,
-which is large against a cheap epoch: 14-40 s around a 0.4-0.8 s MACE/dp epoch).
+which is large against a cheap epoch: 13-45 s around a 0.4-0.8 s MACE/dp epoch).
 The runs alternate (maker E1, direct E1, maker E2, direct E2; reversed on the next
 repetition) so drift of a shared machine hits both arms; medians are reported, and the
 per-epoch ratio also per repetition (paired). Target: ratio <= 1.05 for each family.
@@ -65,7 +65,7 @@ VENV_BIN = Path(sys.executable).parent
 FAMILIES = ("chgnet", "sevennet", "mace", "deepmd")
 #: (E1, E2) per family: E2 - E1 epochs carry the per-epoch figure
 EPOCHS = {"chgnet": (1, 3), "sevennet": (1, 3), "mace": (2, 17), "deepmd": (2, 62)}
-#: hyper-parameters of both arms (TrainSettings fields; None: the family's default)
+#: hyper-parameters of both arms (TrainSettings fields; no learning_rate: the family's)
 COMMON = {
     "batch_size": 4,
     "seed": 0,
