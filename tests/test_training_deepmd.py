@@ -31,8 +31,6 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from sse_flows.calc.evaluate import read_labeled_frames
 from sse_flows.documents.training import TrainedModel
-from sse_flows.potentials.environments import env_status
-from sse_flows.settings import get_settings
 from sse_flows.training.data import TrainingDataError, split_by_group
 from sse_flows.training.deepmd import (
     DeepMDTrainer,
@@ -50,15 +48,17 @@ from sse_flows.training.trainer import (
     TrainingFailedError,
     TrainingRun,
 )
-from tests.tiny_models import TaskBEMT, alloy_frames, relabel, write_extxyz
-
-ENVS_DIR = Path(os.environ.get("SSE_FLOWS_ENVS_DIR", "~/.sse_flows/envs")).expanduser()
-DEEPMD_READY = env_status("deepmd", get_settings(envs_dir=ENVS_DIR)).ready
-needs_env = pytest.mark.skipif(
-    not DEEPMD_READY,
-    reason=f"the DeePMD environment is not built in {ENVS_DIR} "
-    "(run: sse-flows env create deepmd)",
+from tests.tiny_models import (
+    MACHINE_ENVS_DIR,
+    TaskBEMT,
+    alloy_frames,
+    needs_environment,
+    relabel,
+    write_extxyz,
 )
+
+ENVS_DIR = MACHINE_ENVS_DIR
+needs_env = needs_environment("deepmd")
 
 #: 96 frames: 12 structures x 8; split 64 / 16 / 16 frames -> 16 steps per epoch
 SPLIT = {"valid_fraction": 0.1, "test_fraction": 0.1, "seed": 0, "batch_size": 4}

@@ -29,8 +29,6 @@ from ase import Atoms
 from sse_flows.calc.evaluate import evaluate_frames, read_labeled_frames
 from sse_flows.documents.training import TrainedModel
 from sse_flows.potentials import PotentialSpec, load_potential
-from sse_flows.potentials.environments import env_status
-from sse_flows.settings import get_settings
 from sse_flows.training.mace import (
     check_divergence,
     checkpoints,
@@ -41,15 +39,17 @@ from sse_flows.training.mace import (
 from sse_flows.training.run import train_model
 from sse_flows.training.settings import TrainSettings
 from sse_flows.training.trainer import TrainingDivergedError
-from tests.tiny_models import TaskBEMT, alloy_frames, relabel, write_extxyz
-
-ENVS_DIR = Path(os.environ.get("SSE_FLOWS_ENVS_DIR", "~/.sse_flows/envs")).expanduser()
-MACE_READY = env_status("mace", get_settings(envs_dir=ENVS_DIR)).ready
-needs_mace = pytest.mark.skipif(
-    not MACE_READY,
-    reason=f"the MACE environment is not built in {ENVS_DIR} "
-    "(run: sse-flows env create mace)",
+from tests.tiny_models import (
+    MACHINE_ENVS_DIR,
+    TaskBEMT,
+    alloy_frames,
+    needs_environment,
+    relabel,
+    write_extxyz,
 )
+
+ENVS_DIR = MACHINE_ENVS_DIR
+needs_mace = needs_environment("mace")
 
 
 #: 36 frames in 12 structures: 24 train, 6 valid, 6 test (two structures each)

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
@@ -301,3 +302,22 @@ def relabel(frames: list[Atoms], calculator_type: type[EMT]) -> list[Atoms]:
         atoms.get_stress()
         out.append(atoms)
     return out
+
+
+#: where this machine's family environments are (conftest isolates the settings' own)
+MACHINE_ENVS_DIR = Path(
+    os.environ.get("SSE_FLOWS_ENVS_DIR", "~/.sse_flows/envs")
+).expanduser()
+
+
+def needs_environment(family: str) -> pytest.MarkDecorator:
+    """Skip (saying how to build it) when the family's environment is not built here."""
+    from sse_flows.potentials.environments import env_status
+    from sse_flows.settings import get_settings
+
+    ready = env_status(family, get_settings(envs_dir=MACHINE_ENVS_DIR)).ready
+    return pytest.mark.skipif(
+        not ready,
+        reason=f"the {family} environment is not built in {MACHINE_ENVS_DIR} "
+        f"(run: sse-flows env create {family})",
+    )
