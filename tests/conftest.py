@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +14,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+CP2K_DATA = Path(__file__).parent / "data" / "dft"
+TEST_PRESET = str(CP2K_DATA / "cp2k-test.yaml")
+HAS_CP2K = shutil.which("cp2k.psmp") is not None and shutil.which("mpirun") is not None
+
+
+@pytest.fixture
+def cp2k_installed() -> None:
+    """Skip (or fail, where CP2K is required) without cp2k.psmp and mpirun."""
+    if not HAS_CP2K:
+        message = "CP2K (cp2k.psmp, mpirun) not installed: bash scripts/setup_system.sh"
+        if os.environ.get("SSE_FLOWS_REQUIRE_CP2K") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -37,21 +36,8 @@ from sse_flows.makers.labeling import (
 )
 from sse_flows.runner import run_flow
 from sse_flows.stores import get_job_store
-
-DATA = Path(__file__).parent / "data" / "dft"
-TEST_PRESET = str(DATA / "cp2k-test.yaml")
-HAS_CP2K = shutil.which("cp2k.psmp") is not None and shutil.which("mpirun") is not None
-
-
-@pytest.fixture
-def cp2k_installed() -> None:
-    """Skip (or fail, where CP2K is required) without cp2k.psmp and mpirun."""
-    if not HAS_CP2K:
-        message = "CP2K (cp2k.psmp, mpirun) not installed: bash scripts/setup_system.sh"
-        if os.environ.get("SSE_FLOWS_REQUIRE_CP2K") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-
+from tests.conftest import CP2K_DATA as DATA
+from tests.conftest import TEST_PRESET
 
 needs_cp2k = pytest.mark.usefixtures("cp2k_installed")
 

@@ -8,8 +8,6 @@ the whole recipe on 4-atom Li halide cells with CHGNet (energies, MD) and CP2K l
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -35,21 +33,7 @@ from sse_flows.training.sampling import (
     pick_frames,
     random_strain,
 )
-from tests.conftest import EXAMPLES
-
-DATA = Path(__file__).parent / "data" / "dft"
-TEST_PRESET = str(DATA / "cp2k-test.yaml")
-HAS_CP2K = shutil.which("cp2k.psmp") is not None and shutil.which("mpirun") is not None
-
-
-@pytest.fixture
-def cp2k_installed() -> None:
-    """Skip (or fail, where CP2K is required) without cp2k.psmp and mpirun."""
-    if not HAS_CP2K:
-        message = "CP2K (cp2k.psmp, mpirun) not installed: bash scripts/setup_system.sh"
-        if os.environ.get("SSE_FLOWS_REQUIRE_CP2K") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+from tests.conftest import EXAMPLES, TEST_PRESET
 
 
 def rocksalt(a: float, anion: str = "Cl") -> Structure:
