@@ -37,8 +37,11 @@ class TrainSpec(FlowSpec):
         return [] if self.train.settings.from_scratch else [self.potential]
 
     def preflight(self) -> None:
-        """Refuse a family without a trainer before anything runs."""
+        """Refuse a family without a trainer, or unusable frames, before anything runs."""
+        from sse_flows.training.data import read_training_frames
         from sse_flows.training.trainer import trainer_for
 
         super().preflight()
         trainer_for(self.potential.family)
+        # a malformed or unlabelled file is bad input: say so before any job runs
+        read_training_frames(frames_file(self.spec_path(self.data), self.data))
