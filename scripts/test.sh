@@ -17,4 +17,4 @@ export SSE_FLOWS_REQUIRE_CP2K=1
 .venv/bin/ruff format --check .
 .venv/bin/mypy sse_flows
 # longer variants of behaviours already covered run outside CI: pytest -m extended
-.venv/bin/python -m pytest -m "not extended" "$@"
+.venv/bin/python -m pytest -m "not extended" --durations=40 "$@"
