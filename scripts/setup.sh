@@ -29,6 +29,12 @@ pip_install() {
 }
 pip_install --upgrade pip
 pip_install -c constraints.txt -e ".[${extras}]"
+# dpgen as a library (the tests check our trust-level selection against dpgen's own):
+# dpgen.generator.run imports only dpdispatcher (and its dargs) beyond what the extras
+# install; dpgen's other declared dependencies (openbabel, GromacsWrapper, netCDF4,
+# cp2kdata, ...) serve parts of dpgen that are never imported here.
+pip_install -c constraints.txt dpdispatcher==1.1.0
+pip_install -c constraints.txt --no-deps dpgen==0.14.0
 if .venv/bin/python -m pip show torchvision >/dev/null 2>&1 && \
    ! .venv/bin/python -c "import torchvision" >/dev/null 2>&1; then
     echo "removing a torchvision/torchaudio that cannot import beside CPU torch" >&2

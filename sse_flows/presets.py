@@ -16,7 +16,7 @@ import yaml
 
 from sse_flows.errors import SSEFlowsError
 
-KINDS = ("conductivity", "dft", "tables", "training_set")
+KINDS = ("active_learning", "conductivity", "dft", "tables", "training_set")
 
 
 class PresetError(SSEFlowsError):

@@ -11,8 +11,10 @@ a run recorded by any command can be read back and rerun from the store.
 
 from __future__ import annotations
 
+from sse_flows.kinds.active_learning import ActiveLearningSpec
 from sse_flows.kinds.base import KINDS, FlowSpec, StructureFlowSpec, spec_adapter
 from sse_flows.kinds.datasets import EvaluateSpec, LabelSpec, TableRunSpec
+from sse_flows.kinds.distill import DistillSpec
 from sse_flows.kinds.finetune_ramp import FineTuneRampSpec
 from sse_flows.kinds.ordering import OrderSpec, SeriesSpec
 from sse_flows.kinds.structures import (
@@ -32,7 +34,9 @@ from sse_flows.runner import run_flow
 
 __all__ = [
     "KINDS",
+    "ActiveLearningSpec",
     "ConductivitySpec",
+    "DistillSpec",
     "EOSSpec",
     "ElasticSpec",
     "EvaluateSpec",

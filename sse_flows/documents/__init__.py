@@ -5,6 +5,7 @@ stored output into it, and each document gives its summary lines (``sse-flows sh
 and its query columns (``sse-flows query``, ``results_frame``, tables).
 """
 
+from sse_flows.documents.active_learning import ActiveLearning, IterationRecord
 from sse_flows.documents.base import (
     DOCUMENTS,
     Document,
@@ -21,6 +22,7 @@ from sse_flows.documents.dft import (
     LabelBatchOutput,
     LabeledDataset,
 )
+from sse_flows.documents.distillation import Distillation
 from sse_flows.documents.evaluation import EvaluationOutput
 from sse_flows.documents.finetune_ramp import FineTuneRamp, FineTuneStep
 from sse_flows.documents.md import MDOutput, MDStatistics, TrajectoryReference
@@ -54,6 +56,7 @@ from sse_flows.documents.transport import (
 
 __all__ = [
     "DOCUMENTS",
+    "ActiveLearning",
     "CandidateEntry",
     "CandidateRecord",
     "ConductivityOutput",
@@ -61,6 +64,7 @@ __all__ = [
     "DatasetRecord",
     "DatasetSizeConvergence",
     "DiffusionOutput",
+    "Distillation",
     "Document",
     "EOSOutput",
     "ElasticOutput",
@@ -71,6 +75,7 @@ __all__ = [
     "FailedPhase",
     "FineTuneRamp",
     "FineTuneStep",
+    "IterationRecord",
     "LabelBatchOutput",
     "LabeledDataset",
     "MDOutput",

@@ -9,6 +9,7 @@ the data store need not be loaded).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,6 +88,19 @@ class Document(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     task_type: str = Field(description="What produced the document; its registry key.")
+
+    def write_json(self, path: str | Path) -> str:
+        """Write the document to ``path`` as JSON, atomically; return the path.
+
+        A dynamic flow's last stage writes its document to a file that its document
+        job reads: the rename means that job never reads half a file.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(path.suffix + ".tmp")
+        partial.write_text(self.model_dump_json(indent=1))
+        partial.replace(path)
+        return str(path)
 
     #: columns of :meth:`query_columns` that ``sse-flows query`` shows, in order
     shown_columns: ClassVar[tuple[str, ...]] = ()

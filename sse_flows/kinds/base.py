@@ -11,7 +11,7 @@ import dataclasses
 from functools import cache, reduce
 from operator import or_
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, ClassVar, get_args
 
 import yaml
 from jobflow import Flow, Job
@@ -94,7 +94,15 @@ class FlowSpec(BaseModel):
     def from_data(
         cls, data: dict[str, Any], base_dir: Path, source: str = "spec"
     ) -> FlowSpec:
-        """Validate a mapping as the kind its ``flow`` names (default relax_md)."""
+        """Validate a mapping as the kind its ``flow`` names (default relax_md).
+
+        A DP-GEN ``param.json`` (no ``flow``, a ``model_devi_jobs`` list) is read as
+        an ``active_learning`` spec (:mod:`sse_flows.kinds.dpgen`).
+        """
+        from sse_flows.kinds.dpgen import dpgen_spec, is_dpgen_param
+
+        if is_dpgen_param(data):
+            data = dpgen_spec(data, base_dir)
         data = {"flow": "relax_md", **data, "base_dir": base_dir}
         try:
             spec: FlowSpec = spec_adapter().validate_python(
@@ -229,3 +237,46 @@ class StructureFlowSpec(FlowSpec):
             structure = require_ordered(structure, "a supercell for MD")
             structure = structure.make_supercell(self.supercell, in_place=False)
         return structure
+
+
+class StructuresFlowSpec(FlowSpec):
+    """Kinds that take several structures (files or prototypes), one supercell for all.
+
+    ``purpose`` names what they are for in the messages ("the ramp's MD", ...).
+    """
+
+    purpose: ClassVar[str] = "this flow"
+
+    structures: list[str] = Field(
+        default_factory=list,
+        description="Structures: files (relative to the spec) or 'prototype:NAME'.",
+    )
+    supercell: int | list[int] | list[list[int]] | None = Field(
+        None, description="Supercell applied to every structure: n, [a, b, c] or 3x3."
+    )
+
+    def load_structures(self) -> list[Structure]:
+        """Read every structure (file or prototype) and apply the supercell."""
+        from sse_flows.structures import read_structure, require_ordered
+
+        if not self.structures:
+            raise SpecError(f"Spec '{self.name}' lists no structures for {self.purpose}")
+        loaded = []
+        for name in self.structures:
+            if name.startswith(PROTOTYPE_PREFIX):
+                from sse_flows.structures.prototypes import load_prototype
+
+                structure = load_prototype(name[len(PROTOTYPE_PREFIX) :])
+            else:
+                path = self.spec_path(name)
+                if not path.exists() and not Path(name).is_absolute():
+                    raise SpecError(
+                        f"Structure file not found: {path} (a relative path is read "
+                        f"from the spec's folder {self.base_dir})"
+                    )
+                structure = read_structure(path)
+            if self.supercell is not None:
+                structure = require_ordered(structure, f"a supercell for {self.purpose}")
+                structure = structure.make_supercell(self.supercell, in_place=False)
+            loaded.append(structure)
+        return loaded

@@ -25,56 +25,22 @@ A section given replaces the whole sub-maker: ``md: {production_steps: 2000}`` i
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from jobflow import Flow
 from pydantic import Field
-from pymatgen.core import Structure
 
-from sse_flows.errors import SpecError
 from sse_flows.flows.finetune_ramp import IterativeFineTuneMaker
-from sse_flows.kinds.base import PROTOTYPE_PREFIX, FlowSpec
+from sse_flows.kinds.base import StructuresFlowSpec
 from sse_flows.potentials import PotentialSpec
 
 
-class FineTuneRampSpec(FlowSpec):
+class FineTuneRampSpec(StructuresFlowSpec):
     """Fine-tune the spec's potential up a temperature ramp on the given structures."""
 
     flow: Literal["finetune_ramp"]
-    structures: list[str] = Field(
-        description="Start structures: files (relative to the spec) or 'prototype:NAME'."
-    )
-    supercell: int | list[int] | list[list[int]] | None = Field(
-        None, description="Supercell applied to every structure: n, [a, b, c] or 3x3."
-    )
+    purpose: ClassVar[str] = "the ramp"
     ramp: IterativeFineTuneMaker = Field(default_factory=IterativeFineTuneMaker)
-
-    def load_structures(self) -> list[Structure]:
-        """Read every structure (file or prototype) and apply the supercell."""
-        from sse_flows.structures import read_structure, require_ordered
-
-        if not self.structures:
-            raise SpecError(f"Spec '{self.name}' lists no structures for the ramp")
-        loaded = []
-        for name in self.structures:
-            if name.startswith(PROTOTYPE_PREFIX):
-                from sse_flows.structures.prototypes import load_prototype
-
-                structure = load_prototype(name[len(PROTOTYPE_PREFIX) :])
-            else:
-                path = self.spec_path(name)
-                if not path.exists() and not Path(name).is_absolute():
-                    raise SpecError(
-                        f"Structure file not found: {path} (a relative path is read "
-                        f"from the spec's folder {self.base_dir})"
-                    )
-                structure = read_structure(path)
-            if self.supercell is not None:
-                structure = require_ordered(structure, "a supercell for the ramp's MD")
-                structure = structure.make_supercell(self.supercell, in_place=False)
-            loaded.append(structure)
-        return loaded
 
     def maker(self) -> IterativeFineTuneMaker:
         """Return the ramp maker with the spec's name, potential and preset path."""

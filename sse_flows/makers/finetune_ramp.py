@@ -12,15 +12,13 @@ they read of it is :class:`RampPlan`.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from jobflow import Flow, Job, Response, job
-from monty.json import MontyDecoder, MontyEncoder
 from pymatgen.core import Structure
 
 from sse_flows.documents import LabeledDataset, MDOutput, TrainedModel, coerce
@@ -30,7 +28,14 @@ from sse_flows.documents.finetune_ramp import (
     PickedFrames,
     StepModel,
 )
-from sse_flows.makers.base import PotentialJobMaker, closes_potentials
+from sse_flows.makers.dynamic import (
+    PROCESS,
+    ReferenceLabelMaker,
+    as_structures,
+    chain_ran_here,
+    decode_plan,
+    stable_uuids,
+)
 from sse_flows.makers.md import MDMaker
 from sse_flows.makers.training import TrainMaker
 from sse_flows.potentials import PotentialSpec
@@ -47,10 +52,6 @@ from sse_flows.training.ramp import (
     ramp_folder,
     write_ramp_document,
 )
-
-#: differs in every process: tells the document job whether the ramp's chain ran in
-#: this process (then it failed: say so) or in an earlier one that was killed
-_PROCESS = str(uuid.uuid4())
 
 
 @runtime_checkable
@@ -81,87 +82,14 @@ class RampPlan(Protocol):
         """Return the settings as stored in the document."""
 
 
-@dataclass
-class ReferenceLabelMaker(PotentialJobMaker):
-    """Label frames with a reference potential (energy, forces, stress) instead of DFT.
-
-    The labels are written next to a note of the frames' and model's hashes; run again
-    on the same frames with the same model, the job reuses them (a resumed ramp).
-    """
-
-    name: str = "reference labels"
-
-    @job
-    @closes_potentials
-    def make(self, frames_file: str, out_file: str) -> str:
-        """Label every frame of ``frames_file``; write them to ``out_file``."""
-        from ase.calculators.singlepoint import SinglePointCalculator
-        from ase.io import read, write
-
-        out = Path(out_file)
-        note = out.with_suffix(".json")
-        key = {"frames_sha256": sha256_of(frames_file), "potential": self.potential.label()}
-        if out.exists() and note.exists() and json.loads(note.read_text()) == key:
-            return str(out)
-        frames = read(frames_file, index=":")
-        elements = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
-        loaded, _ = self.prepare_for(elements, None)
-        stress = "stress" in getattr(loaded.calculator, "implemented_properties", ())
-        for atoms in frames:
-            atoms.calc = loaded.calculator
-            results: dict[str, Any] = {
-                "energy": float(atoms.get_potential_energy()),
-                "forces": atoms.get_forces().copy(),
-            }
-            if stress and all(atoms.pbc):
-                results["stress"] = atoms.get_stress().copy()
-            atoms.calc = SinglePointCalculator(atoms, **results)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write(str(out), frames, format="extxyz")
-        note.write_text(json.dumps(key))
-        return str(out)
-
-
-def stable_uuids(flow: Flow, namespace: str, key: str) -> Flow:
-    """Return ``flow`` with uuids derived from ``namespace`` and ``key``, not random.
-
-    A dynamic flow rebuilt when a run is resumed then has the uuids of the first
-    build, so every job finds the folder (``work_dir/<uuid>``) of its earlier attempt.
-    Every job and flow uuid in ``flow`` is replaced (and every reference to one);
-    references to jobs outside it are left alone. The flow is returned without an
-    output: a replacement with one adds a job under its creator's uuid, and the
-    runner's resume could no longer trace a failed job back to the ramp's first job.
-    """
-    found: list[str] = []
-
-    def collect(item: Flow | Job) -> None:
-        found.append(item.uuid)
-        if isinstance(item, Flow):
-            for child in item.jobs:
-                collect(child)
-
-    collect(flow)
-    base = uuid.UUID(namespace)
-    text = json.dumps(flow.as_dict(), cls=MontyEncoder)
-    for position, old in enumerate(found):
-        text = text.replace(old, str(uuid.uuid5(base, f"{key}/{position}")))
-    rebuilt = Flow.from_dict(json.loads(text))
-    assert isinstance(rebuilt, Flow)
-    rebuilt.output = None
-    return rebuilt
-
-
 def _structures(values: Sequence[Any]) -> list[Structure]:
-    return [coerce(v, Structure) for v in values]
+    return as_structures(values)
 
 
 def _plan(value: Any) -> RampPlan:
     """Return the flow maker a job was given (a dict with its class, read back)."""
-    if isinstance(value, dict):
-        value = MontyDecoder().process_decoded(value)
-    if not isinstance(value, RampPlan):
-        raise TypeError(f"the ramp's jobs need its flow maker, not {type(value).__name__}")
-    return value
+    plan: RampPlan = decode_plan(value, RampPlan, "ramp")
+    return plan
 
 
 @job
@@ -228,7 +156,7 @@ def ramp_step(
     flow = Flow([*md_jobs, select], name=select.name)
     key = f"{current.index}/explore"
     return Response(
-        output={"process": _PROCESS} if state is None else None,
+        output={"process": PROCESS} if state is None else None,
         replace=stable_uuids(flow, current.namespace, key),
     )
 
@@ -251,8 +179,7 @@ def ramp_document(
     path = ramp_folder(ramp["uuid"]) / RAMP_JSON
     if path.exists():
         return FineTuneRamp.model_validate_json(path.read_text())
-    ran_here = (chain or {}).get("process") == _PROCESS
-    if ran_here or maker is None or structures is None:
+    if chain_ran_here(chain) or maker is None or structures is None:
         raise FineTuneRampError(
             f"The ramp did not finish ({path} was not written): a stage failed. "
             "`sse-flows status` names it; fix the cause and `sse-flows resume` the "

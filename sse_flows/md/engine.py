@@ -148,7 +148,11 @@ def run_md(
         dyn = build_dynamics(atoms, protocol)
         start_step, equil_sums, previous_wall = 0, [0.0, 0.0, 0.0], 0.0
         writer = TrajectoryWriter(
-            trajectory_path, atoms, _file_attrs(protocol), protocol.store_velocities
+            trajectory_path,
+            atoms,
+            _file_attrs(protocol),
+            protocol.store_velocities,
+            store_forces=protocol.store_forces,
         )
     else:
         atoms.set_cell(checkpoint.cell, scale_atoms=False)
@@ -166,6 +170,7 @@ def run_md(
                 _file_attrs(protocol),
                 protocol.store_velocities,
                 keep_frames=checkpoint.n_frames,
+                store_forces=protocol.store_forces,
             )
         except (FileNotFoundError, ValueError) as exc:
             raise CheckpointMismatchError(str(exc)) from exc

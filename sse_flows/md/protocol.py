@@ -45,6 +45,9 @@ class MDProtocol:
     npt_cell: Literal["isotropic", "anisotropic"] = "isotropic"
     fix_com: bool = True
     store_velocities: bool = False
+    #: keep the driving model's forces per stored frame (a committee scores them
+    #: without evaluating the driver again)
+    store_forces: bool = False
     min_distance: float = 0.5
     max_temperature_factor: float = 5.0
 
@@ -90,6 +93,8 @@ class MDProtocol:
         """Hash of everything that shapes the trajectory, to match checkpoints to runs."""
         payload = {**self.protocol_dict(), **(extra or {})}
         payload.pop("checkpoint_interval", None)  # restart spacing does not change physics
+        if not payload.get("store_forces"):
+            payload.pop("store_forces", None)  # runs from before the field keep their hash
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

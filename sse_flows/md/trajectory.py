@@ -37,6 +37,7 @@ class TrajectoryData:
     stress: np.ndarray | None  # (frames, 6) eV/A^3, ASE sign
     velocities: np.ndarray | None
     attrs: dict[str, Any]
+    forces: np.ndarray | None = None  # (frames, atoms, 3) eV/A, the driving model's
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -66,10 +67,12 @@ class TrajectoryWriter:
         attrs: dict[str, Any],
         store_velocities: bool = False,
         keep_frames: int | None = None,
+        store_forces: bool = False,
     ) -> None:
         """Create the file, or reopen it keeping its first ``keep_frames`` frames."""
         self.path = Path(path)
         self.store_velocities = store_velocities
+        self.store_forces = store_forces
         self._buffer: list[dict[str, Any]] = []
         if keep_frames is None:
             self._create(atoms, attrs)
@@ -107,6 +110,8 @@ class TrajectoryWriter:
             _make(handle, "stress", (6,), np.float64)
             if self.store_velocities:
                 _make(handle, "velocities", (n, 3), np.float32, compress=True)
+            if self.store_forces:
+                _make(handle, "forces", (n, 3), np.float32, compress=True)
 
     @property
     def n_frames(self) -> int:
@@ -129,6 +134,8 @@ class TrajectoryWriter:
         }
         if self.store_velocities:
             frame["velocities"] = atoms.get_velocities().astype(np.float32)
+        if self.store_forces:
+            frame["forces"] = atoms.get_forces().astype(np.float32)
         self._buffer.append(frame)
 
     def flush(self) -> None:
@@ -197,5 +204,6 @@ def read_trajectory(path: str | Path) -> TrajectoryData:
             temperature=handle["temperature"][()],
             stress=None if np.isnan(stress).all() else stress,
             velocities=handle["velocities"][()] if "velocities" in handle else None,
+            forces=handle["forces"][()] if "forces" in handle else None,
             attrs=dict(handle.attrs),
         )

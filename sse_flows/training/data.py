@@ -238,3 +238,31 @@ def label_statistics(frames: Sequence[LabeledFrame]) -> dict[str, float]:
     if stresses:
         stats["stress_max_abs_eV_A3"] = float(np.abs(np.array(stresses)).max())
     return stats
+
+
+def append_to_splits(
+    data: dict[str, str],
+    frames: Sequence[LabeledFrame],
+    valid_fraction: float,
+    test_fraction: float,
+    seed: int,
+    data_dir: Path,
+) -> dict[str, str]:
+    """Deal new frames to train/valid/test by group; return each split's grown file.
+
+    ``data`` maps a split to its file so far (the files are not changed: each grown
+    split is written anew under ``data_dir``). Splits only grow, so no model is
+    measured on frames an earlier model trained on. Raises
+    :class:`TrainingDataError` when the new frames cannot be dealt (too few groups).
+    """
+    splits = split_by_group(frames, valid_fraction, test_fraction, seed)
+    grown = dict(data)
+    for split, new in splits.frames.items():
+        if not new and split not in data:
+            continue
+        target = data_dir / f"{split}.extxyz"
+        earlier = Path(data[split]).read_bytes() if split in data else b""
+        added = write_frames(new, data_dir / f"new_{split}.extxyz") if new else None
+        target.write_bytes(earlier + (added.read_bytes() if added else b""))
+        grown[split] = str(target)
+    return grown

@@ -782,6 +782,13 @@ class DeepMDTrainer(FamilyTrainer):
             env_bin=python.parent,
         )
         chosen, notes = frozen, []
+        if not run.settings.compress:
+            notes.append("not compressed (settings.compress is false): the frozen model")
+            models = {sha256_of(frozen): str(frozen)}
+            (workdir / ORIGIN).write_text(
+                json.dumps({"checkpoint": str(trained), "models": models}, indent=1)
+            )
+            return chosen, notes
         try:
             run_tool(
                 [dp, "--pt", "compress", "-i", str(frozen), "-o", str(compressed)],

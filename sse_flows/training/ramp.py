@@ -116,12 +116,7 @@ def write_ramp_document(
         folder=ramp.folder,
         provenance=provenance.finish(),
     )
-    path = Path(ramp.folder) / RAMP_JSON
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(document.model_dump_json(indent=1))
-    partial.replace(path)  # atomic: the document job never reads half a file
-    return str(path)
+    return document.write_json(Path(ramp.folder) / RAMP_JSON)
 
 
 def pick_step_frames(
@@ -223,14 +218,16 @@ def grow_splits(
     Each split only grows (``ramp.data`` points at its file, under this step's
     ``data/``), so no model is measured on frames an ancestor trained on.
     """
-    from sse_flows.training.data import split_by_group, write_frames
+    from sse_flows.training.data import append_to_splits
 
     try:
-        splits = split_by_group(
+        ramp.data = append_to_splits(
+            ramp.data,
             frames,
             settings.valid_fraction,
             settings.test_fraction,
             settings.seed + ramp.index,
+            ramp.step_dir() / "data",
         )
     except SSEFlowsError as exc:
         raise FineTuneRampError(
@@ -238,15 +235,6 @@ def grow_splits(
             f"cannot be dealt to train/valid/test: {exc} (group_by='frame' makes each "
             "frame a group; frames_per_step sets how many there are)."
         ) from exc
-    data_dir = ramp.step_dir() / "data"
-    for split, new in splits.frames.items():
-        if not new and split not in ramp.data:
-            continue
-        target = data_dir / f"{split}.extxyz"
-        earlier = Path(ramp.data[split]).read_bytes() if split in ramp.data else b""
-        added = write_frames(new, data_dir / f"new_{split}.extxyz") if new else None
-        target.write_bytes(earlier + (added.read_bytes() if added else b""))
-        ramp.data[split] = str(target)
     if "valid" not in ramp.data:
         raise FineTuneRampError(
             f"Step {ramp.index}: no validation frames yet; raise frames_per_step or "

@@ -63,6 +63,12 @@ class TrainSettings(BaseModel):
         description="Fit per-element energy offsets between the labels and the parent "
         "and start from them (see sse_flows.training.reference).",
     )
+    compress: bool = Field(
+        True,
+        description="DeePMD: compress the frozen model (tabulated descriptor, faster MD) "
+        "and keep it when it predicts like the frozen one. Off for short-lived models "
+        "such as an active-learning committee (saves the compress and check steps).",
+    )
     model: dict[str, Any] = Field(
         default_factory=dict,
         description="Family-specific architecture of a model trained from scratch "
