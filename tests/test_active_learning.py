@@ -434,14 +434,15 @@ def test_toy_loop_converges_and_a_killed_loop_resumes(
     folder = started[0].parents[2]
     first_model = folder / "iter001" / "model0" / "model.json"
     first_labels = folder / "iter001" / "oracle_labels.extxyz"
-    stamps = {p: p.stat().st_mtime_ns for p in (first_model, first_labels)}
+    first_run = folder / "iter001" / "explore" / "0@300K" / "exploration.json"
+    stamps = {p: p.stat().st_mtime_ns for p in (first_model, first_labels, first_run)}
 
     (run,) = list_runs()
     assert run.state == "KILLED"
     resumed = resume_flow(run.flow_uuid)
     assert resumed.state == "COMPLETED", [(j.name, j.error) for j in resumed.jobs]
     assert "toy iteration 1 (resumed)" in {j.name for j in resumed.jobs}
-    # the first iteration's model and labels were reused, not redone
+    # the first iteration's model, scored run and labels were reused, not redone
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     stored = get_output(str(resumed.output_job))
     assert stored is not None
@@ -488,10 +489,10 @@ def test_dpgen_param_runs_with_a_committee_of_two_families(
     crushed.positions[1] = crushed.positions[0] + [0.3, 0.0, 0.0]
     write(str(tmp_path / "POSCAR_crushed"), crushed, format="vasp")
     param["sys_configs"].append(["POSCAR_crushed"])
-    param["model_devi_jobs"][0]["sys_idx"] = [0, 1]
+    param["model_devi_jobs"][0].update(sys_idx=[0, 1], nsteps=50)  # 10 frames a run
     param["sse_flows"] = {
         "committee": {"potential": ["mace", "deepmd"]},
-        "train": {"epochs": 10, "valid_fraction": 0.25, "test_fraction": 0.0},
+        "train": {"epochs": 4, "valid_fraction": 0.25, "test_fraction": 0.0},
         "oracle": {"potential": "emt"},
     }
     path = tmp_path / "param.json"
@@ -506,10 +507,10 @@ def test_dpgen_param_runs_with_a_committee_of_two_families(
     (iteration,) = document.iterations
     assert [p.split(":")[0] for p in iteration.potentials] == ["mace", "deepmd"]
     exploration, exploded = iteration.explorations
-    assert exploration.frames == 20 and exploration.scoring == ["driver", "one-by-one"]
+    assert exploration.frames == 10 and exploration.scoring == ["driver", "one-by-one"]
     # the exploded run: its unreached frames failed, the loop went on and says so
     assert exploded.system == 1 and exploded.exploded is not None
-    assert exploded.steps_run < 100 and exploded.failed >= 20 - exploded.frames
+    assert exploded.steps_run < 50 and exploded.failed >= 10 - exploded.frames
     assert any("exploded" in note for note in iteration.notes)
     assert iteration.counts["1@300K"]["failed"] == exploded.failed
     lines = Path(str(exploration.model_devi)).read_text().splitlines()
@@ -517,7 +518,7 @@ def test_dpgen_param_runs_with_a_committee_of_two_families(
         "step", "max_devi_v", "min_devi_v", "avg_devi_v",
         "max_devi_f", "min_devi_f", "avg_devi_f", "devi_e",
     ]  # fmt: skip
-    assert len(lines) == 2 + 20
+    assert len(lines) == 2 + 10
     if document.converged:
         assert iteration.accurate_ratio >= 0.9
     else:

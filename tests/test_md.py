@@ -54,6 +54,7 @@ def test_nve_conserves_energy_with_chgnet(li2s: Structure, tmp_path: Path):
     assert "positions" not in json.dumps(doc["output"]["trajectory"])
 
 
+@pytest.mark.extended  # thermostats are tested with EMT; CHGNet MD in NVE and resume tests
 def test_nvt_holds_the_target_temperature_with_chgnet(li2s: Structure, tmp_path: Path):
     maker = MDMaker(
         potential="chgnet",

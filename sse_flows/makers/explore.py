@@ -11,10 +11,14 @@ An MD run that explodes (guards of :mod:`sse_flows.md.guards`) is not an error h
 its frames up to the explosion are scored, the frames it never reached count as
 failed, and the output says why it stopped. Any other error leaves a ``crashed``
 record, so one broken run does not stop the loop (the loop caps how many may crash).
+A finished run's result is kept beside it (``exploration.json``, with a hash of its
+inputs): a resumed loop gets it back without loading the committee again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,8 @@ from sse_flows.settings import get_settings
 from sse_flows.structures import require_ordered, to_atoms
 
 MODEL_DEVI_FILE = "model_devi.out"
+#: the scored result of a finished run, reused when the loop is resumed
+EXPLORATION_JSON = "exploration.json"
 
 
 @dataclass
@@ -73,12 +79,22 @@ class ExploreMaker(SpecSection, Maker, MDProtocol):
             "sample_interval": self.sample_interval,
             "run_dir": str(run_dir),
         }
+        key = self._fingerprint(structure, specs)
+        done = run_dir / EXPLORATION_JSON
+        if done.exists():  # a resumed loop: this run was scored already
+            saved = json.loads(done.read_text())
+            if saved.get("fingerprint") == key:
+                return Exploration.model_validate(saved["exploration"])
         loaded: list[LoadedPotential] = []
         try:
             elements = sorted({el.symbol for el in structure.composition})
             for spec in specs:
                 loaded.append(load_potential(spec, elements=elements))
-            return self._explore(structure, loaded, run_dir, planned, record)
+            result = self._explore(structure, loaded, run_dir, planned, record)
+            done.write_text(
+                json.dumps({"fingerprint": key, "exploration": result.model_dump()})
+            )
+            return result
         except Exception as exc:  # a crashed run is reported, the loop decides
             (run_dir / "crash.txt").write_text(traceback.format_exc())
             return Exploration(
@@ -93,6 +109,18 @@ class ExploreMaker(SpecSection, Maker, MDProtocol):
         finally:
             for item in loaded:
                 item.close()
+
+    def _fingerprint(self, structure: Structure, specs: list[PotentialSpec]) -> str:
+        """Hash of what determines the run's result: protocol, structure, committee."""
+        payload = {
+            "protocol": self.protocol_dict(),
+            "trust": [self.trust_lo, self.trust_hi],
+            "virials": self.score_virials,
+            "structure": structure.as_dict(),
+            "committee": [spec.model_dump(mode="json") for spec in specs],
+        }
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _explore(
         self,
