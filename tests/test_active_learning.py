@@ -44,6 +44,7 @@ from sse_flows.training.active import (
     ActiveLearningError,
     CandidatePool,
     ExplorationStage,
+    label_failures,
     next_step,
     select_candidates,
 )
@@ -162,6 +163,13 @@ def test_what_follows_an_iteration():
     assert next_step(0.5, 0, 1, 2, **rules) == ("no_candidates", 0)
     assert next_step(0.5, 4, 1, 5, **rules) == ("max_iterations", 0)
     assert next_step(0.9, 4, 1, 5, **rules) == ("converged", 2)  # >= target counts
+
+
+def test_failed_labels_are_tolerated_up_to_the_limit():
+    assert label_failures(0, 10, 0.2, 1) == []
+    assert label_failures(2, 10, 0.2, 3) == ["the oracle failed on 2 of 10 frames"]
+    with pytest.raises(ActiveLearningError, match="Iteration 3: the oracle failed on 3"):
+        label_failures(3, 10, 0.2, 3)
 
 
 def _run(system: int, *, crashed: str | None = None, exploded: str | None = None):

@@ -49,6 +49,7 @@ from sse_flows.training.active import (
     bootstrap_file,
     deviation_histogram,
     initial_splits,
+    label_failures,
     loop_folder,
     next_step,
     run_key,
@@ -474,15 +475,10 @@ def loop_grow(
         dataset = coerce(labels, LabeledDataset)
         labels_path, failed = Path(dataset.files.extxyz), dataset.n_failed
     frames = labelled_frames(labels_path, str(entry.selected_file))
-    if failed > maker.max_label_failed_fraction * entry.n_selected:
-        raise ActiveLearningError(
-            f"Iteration {current.iteration}: the oracle failed on {failed} of "
-            f"{entry.n_selected} frames (limit {maker.max_label_failed_fraction:.0%}); "
-            f"see the labeling jobs' outputs. Labelled frames so far are in {folder}."
-        )
+    entry.notes += label_failures(
+        failed, entry.n_selected, maker.max_label_failed_fraction, current.iteration
+    )
     entry.n_labeled, entry.n_label_failed = len(frames), failed
-    if failed:
-        entry.notes.append(f"the oracle failed on {failed} of {entry.n_selected} frames")
     entry.labels_file = str(write_frames(frames, folder / "labels.extxyz"))
     settings = maker.train.settings
     current.data = append_to_splits(

@@ -155,6 +155,17 @@ def next_step(
     return "label", streak
 
 
+def label_failures(failed: int, selected: int, limit: float, iteration: int) -> list[str]:
+    """Return a note on frames the oracle failed on; raise beyond ``limit`` of them."""
+    if failed > limit * selected:
+        raise ActiveLearningError(
+            f"Iteration {iteration}: the oracle failed on {failed} of {selected} frames "
+            f"(limit {limit:.0%}); see the labeling jobs' outputs (failed frames and "
+            "why), fix the DFT settings and resume."
+        )
+    return [f"the oracle failed on {failed} of {selected} frames"] if failed else []
+
+
 def loop_folder(namespace: str) -> Path:
     """Return the loop's folder: every iteration's models, runs, frames and labels."""
     return get_settings().work_dir / "active_learning" / namespace
