@@ -181,7 +181,7 @@ class ActiveLearningSpec(StructuresFlowSpec):
             fields["exploration"] = self.exploration
         if self.md:
             defaults = ActiveLearningMaker().explore
-            fields["explore"] = ExploreMaker(**{**_protocol(defaults), **self.md})
+            fields["explore"] = ExploreMaker(**{**defaults.protocol_dict(), **self.md})
         try:
             return ActiveLearningMaker(
                 name=self.name,
@@ -236,8 +236,3 @@ class ActiveLearningSpec(StructuresFlowSpec):
 
 def _path(spec: StructuresFlowSpec, value: str | None) -> str | None:
     return None if value is None else str(spec.spec_path(value))
-
-
-def _protocol(explore: Any) -> dict[str, Any]:
-    """Return an ExploreMaker's MD fields (the template the spec's md updates)."""
-    return {k: v for k, v in explore.protocol_dict().items()}

@@ -107,10 +107,6 @@ def _plan(value: Any) -> LoopPlan:
     return plan
 
 
-def _structures(values: list[Any]) -> list[Structure]:
-    return as_structures(values)
-
-
 def _finish(
     maker: LoopPlan,
     structures: list[Structure],
@@ -139,7 +135,7 @@ def loop_iteration(
     loop: dict[str, str] | None = None,
 ) -> Response:
     """Train the iteration's committee on every labelled frame, then explore."""
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     if state is None:
         namespace = (loop or {}).get("uuid") or str(uuid.uuid4())
         folder = loop_folder(namespace)
@@ -214,7 +210,7 @@ def loop_explore(
     state: dict[str, Any],
 ) -> Response:
     """Record the committee, then run the iteration's committee MD on every system."""
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     current = LoopState.model_validate(state)
     models = [coerce(t, TrainedModel) for t in trained]
     seeds = [maker.member_settings(i, current.iteration).seed for i in range(len(models))]
@@ -288,7 +284,7 @@ def loop_select(
     from sse_flows.md.trajectory import read_trajectory
     from sse_flows.structures import to_atoms
 
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     current = LoopState.model_validate(state)
     folder = current.iteration_dir()
     runs = [coerce(e, Exploration) for e in explorations]
@@ -465,7 +461,7 @@ def loop_grow(
     from sse_flows.training.data import append_to_splits, write_frames
     from sse_flows.training.ramp import labelled_frames
 
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     current = LoopState.model_validate(state)
     entry = IterationRecord.model_validate(record)
     folder = current.iteration_dir()
@@ -534,7 +530,7 @@ def loop_document(
             "finished trainings, MD runs and labels are reused."
         )
     plan = _plan(maker)
-    again = loop_iteration(plan, _structures(structures), None, loop=loop)
+    again = loop_iteration(plan, as_structures(structures), None, loop=loop)
     again.name = f"{plan.name} iteration 1 (resumed)"
     document_job = loop_document(loop, again.output, plan, structures)
     document_job.name = f"{plan.name} document"

@@ -13,7 +13,6 @@ they read of it is :class:`RampPlan`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -82,10 +81,6 @@ class RampPlan(Protocol):
         """Return the settings as stored in the document."""
 
 
-def _structures(values: Sequence[Any]) -> list[Structure]:
-    return as_structures(values)
-
-
 def _plan(value: Any) -> RampPlan:
     """Return the flow maker a job was given (a dict with its class, read back)."""
     plan: RampPlan = decode_plan(value, RampPlan, "ramp")
@@ -104,7 +99,7 @@ def ramp_step(
 
     The first call gets ``ramp`` (the ramp's id) and no state; later ones the state.
     """
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     if state is None:
         namespace = (ramp or {}).get("uuid") or str(uuid.uuid4())
         current = RampState(
@@ -186,7 +181,7 @@ def ramp_document(
             "flow: finished MD, labels and models are reused."
         )
     maker = _plan(maker)
-    again = ramp_step(maker, _structures(structures), None, ramp=ramp)
+    again = ramp_step(maker, as_structures(structures), None, ramp=ramp)
     again.name = f"{maker.name} {maker.t_start:g} K (resumed)"
     document = ramp_document(ramp, again.output)
     document.name = f"{maker.name} document"
@@ -204,7 +199,7 @@ def select_frames(
     from ase.io import write
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     ramp = RampState.model_validate(state)
     folder = ramp.step_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -252,7 +247,7 @@ def assess_step(
     """Measure the current model on the new frames; stop, or train on all frames."""
     from sse_flows.training.data import write_frames
 
-    maker, structures = _plan(maker), _structures(structures)
+    maker, structures = _plan(maker), as_structures(structures)
     ramp = RampState.model_validate(state)
     folder = ramp.step_dir()
     if isinstance(labels, str):
