@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from sse_flows.kinds.active_learning import ActiveLearningSpec
 from sse_flows.kinds.base import KINDS, FlowSpec, StructureFlowSpec, spec_adapter
+from sse_flows.kinds.benchmark import BenchmarkSpec
 from sse_flows.kinds.datasets import EvaluateSpec, LabelSpec, TableRunSpec
 from sse_flows.kinds.distill import DistillSpec
 from sse_flows.kinds.finetune_ramp import FineTuneRampSpec
+from sse_flows.kinds.neb import NEBSpec
 from sse_flows.kinds.ordering import OrderSpec, SeriesSpec
 from sse_flows.kinds.structures import (
     ConductivitySpec,
@@ -35,6 +37,7 @@ from sse_flows.runner import run_flow
 __all__ = [
     "KINDS",
     "ActiveLearningSpec",
+    "BenchmarkSpec",
     "ConductivitySpec",
     "DistillSpec",
     "EOSSpec",
@@ -44,6 +47,7 @@ __all__ = [
     "FlowSpec",
     "LabelSpec",
     "MDSpec",
+    "NEBSpec",
     "OrderSpec",
     "RelaxMDSpec",
     "RelaxSpec",

@@ -436,7 +436,7 @@ def test_committee_batched_chgnet_matches_its_calculator() -> None:
     chgnet = load_potential(PotentialSpec.parse("chgnet")).calculator
     frames = cu_frames(3, seed=12)
     result = committee_predictions(frames, [chgnet, EMT()], batch_size=2)
-    assert result.path == ["batched", "one-by-one"]
+    assert result.path == ["batched:chgnet", "one-by-one"]
     assert result.virials is not None
     for i, atoms in enumerate(frames):
         atoms = atoms.copy()

@@ -263,6 +263,27 @@ def test_cp2k_labels_frames_through_the_flow_and_exports_them(tmp_path):
     kept = json.loads(Path(dataset["files"]["frames_json"]).read_text())
     assert [f["status"] for f in kept] == ["success", "success", "failed"]
 
+    # issue 20: CHGNet against SevenNet on these CP2K labels, end to end (the stored
+    # dataset's uuid is the data argument, as a user would give it)
+    from typer.testing import CliRunner
+
+    from sse_flows.cli.main import app
+
+    (dataset_job,) = [j for j in record.jobs if j.name == "licl li2s labels dataset"]
+    result = CliRunner().invoke(
+        app,
+        ["benchmark", dataset_job.uuid, "--potential", "chgnet,sevennet", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["potential"]: row for row in json.loads(result.stdout)["rows"]}
+    assert set(rows) == {"chgnet", "sevennet"}
+    for name, row in rows.items():
+        assert row["inference_path"] == f"batched:{name}"
+        assert row["n_frames"] == 2 and set(row["by_formula"]) == {"LiCl", "Li2S"}
+        # CP2K's GTH total energies are not on the models' scale; forces and stress are
+        assert row["energy_mae_meV_atom"] > 1e5
+        assert 0 < row["force_mae_meV_A"] < 1000 and 0 < row["stress_mae_GPa"] < 20
+
 
 @needs_cp2k
 def test_cp2k_force_matches_a_finite_difference_of_its_energy(tmp_path):

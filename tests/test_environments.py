@@ -39,6 +39,7 @@ from sse_flows.potentials.environments import (
 )
 from sse_flows.potentials.family import FamilyEnvironment
 from sse_flows.potentials.proxy import ProxyCalculator
+from sse_flows.potentials.registry import batch_predictor
 from sse_flows.settings import SSEFlowsSettings, get_settings
 from sse_flows.stores import get_job_store
 from sse_flows.structures.io import to_structure
@@ -198,6 +199,15 @@ def test_proxy_equals_the_packages_own_evaluation(
             assert abs(atoms.get_potential_energy() - ref["energy"]) < 1e-6
             assert np.abs(atoms.get_forces() - np.array(ref["forces"])).max() < 1e-5
             assert np.abs(atoms.get_stress() - np.array(ref["stress"])).max() < 1e-8
+        # many frames per request, batched in the worker where the family can (issue 20)
+        predictor = batch_predictor(loaded.calculator, 3)
+        batched = predictor.predict(cu_frames(3, 500))
+        inner = "batched:mace" if family == "mace" else "one-by-one"
+        assert predictor.path == f"worker:{inner}"
+        for result, ref in zip(batched, direct, strict=True):
+            assert abs(result.energy - ref["energy"]) < 1e-6
+            assert np.abs(result.forces - np.array(ref["forces"])).max() < 1e-5
+            assert np.abs(result.stress - np.array(ref["stress"])).max() < 1e-8
         with pytest.raises(UnsupportedElementError, match="Au"):
             loaded.check_elements(["Cu", "Au"])
     assert _workers() == before  # stopped with the `with`

@@ -138,90 +138,203 @@ class FrameErrors:
     energy_error_eV_atom: float | None
     force_mae_eV_A: float | None
     stress_mae_GPa: float | None
+    subset: str | None = None
 
 
 @dataclass
-class EvaluationResult:
-    """Metrics over all frames, and the per-frame errors they come from."""
+class Metrics:
+    """MAE and RMSE over a set of frames (None: label not compared)."""
 
     n_frames: int
-    labels: list[str]
     energy_mae_meV_atom: float | None
     energy_rmse_meV_atom: float | None
     force_mae_meV_A: float | None
     force_rmse_meV_A: float | None
     stress_mae_GPa: float | None
     stress_rmse_GPa: float | None = None
+
+
+@dataclass
+class EvaluationResult(Metrics):
+    """Metrics over all frames, the per-frame errors, and the path that predicted."""
+
+    labels: list[str] = field(default_factory=list)
     frames: list[FrameErrors] = field(default_factory=list)
     #: (label, prediction) arrays for parity plots: energy per atom (eV), force
     #: components (eV/A), Voigt stress (GPa)
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: 'one-by-one' or 'batched:<family>'
+    path: str = "one-by-one"
+    #: per frame: energy error per atom (eV), force and stress (GPa) component errors
+    diffs: list[tuple[float | None, np.ndarray | None, np.ndarray | None]] = field(
+        default_factory=list, repr=False
+    )
+    #: per frame: label -> (label values, predicted values), as in ``pairs``
+    frame_pairs: list[dict[str, tuple[np.ndarray, np.ndarray]]] = field(
+        default_factory=list, repr=False
+    )
+
+    def metrics_of(self, indices: Sequence[int]) -> Metrics:
+        """Return the metrics over the frames ``indices`` (a subset, a composition)."""
+        return _metrics([self.diffs[i] for i in indices])
+
+    def groups(self, key: str) -> dict[str, Metrics]:
+        """Return metrics per value of a frame attribute ('subset' or 'formula')."""
+        members: dict[str, list[int]] = {}
+        for i, frame in enumerate(self.frames):
+            value = getattr(frame, key)
+            if value is not None:
+                members.setdefault(str(value), []).append(i)
+        return {name: self.metrics_of(indices) for name, indices in members.items()}
+
+
+def _metrics(
+    diffs: Sequence[tuple[float | None, np.ndarray | None, np.ndarray | None]],
+) -> Metrics:
+    energies = np.array([d[0] for d in diffs if d[0] is not None])
+    forces = [d[1] for d in diffs if d[1] is not None]
+    stresses = [d[2] for d in diffs if d[2] is not None]
+    f = np.concatenate(forces) if forces else np.array([])
+    s = np.concatenate(stresses) if stresses else np.array([])
+    return Metrics(
+        n_frames=len(diffs),
+        energy_mae_meV_atom=_mae(energies, 1e3),
+        energy_rmse_meV_atom=_rmse(energies, 1e3),
+        force_mae_meV_A=_mae(f, 1e3),
+        force_rmse_meV_A=_rmse(f, 1e3),
+        stress_mae_GPa=_mae(s, 1.0),
+        stress_rmse_GPa=_rmse(s, 1.0),
+    )
+
+
+#: atoms.info keys that name a frame's subset, looked for in this order
+SUBSET_KEYS = ("subset", "config_type")
+
+
+def frame_subsets(
+    frames: Sequence[LabeledFrame], key: str | None = None, equilibrium_force: float = 0.15
+) -> tuple[list[str | None], str]:
+    """Name each frame's subset, and say by which rule.
+
+    ``key``: an ``atoms.info`` key every frame has (a user's own split). Otherwise a
+    key of :data:`SUBSET_KEYS` that every frame has; otherwise near-equilibrium
+    against heated frames by the labels' RMS force: ``near_equilibrium`` at or below
+    ``equilibrium_force`` eV/A (relaxed or slightly displaced cells), ``heated``
+    above (MD frames at 300 K and up have RMS forces of several tenths of an eV/A).
+    """
+    keys = [key] if key else list(SUBSET_KEYS)
+    for name in keys:
+        if all(name in f.atoms.info for f in frames):
+            return [str(f.atoms.info[name]) for f in frames], f"atoms.info['{name}']"
+    if key:
+        lacking = [i for i, f in enumerate(frames) if key not in f.atoms.info]
+        raise MissingLabelsError(
+            f"frames {shown_indices(lacking)} have no atoms.info['{key}'] to split the "
+            "errors by; give every frame that key, or leave the subset key out"
+        )
+    subsets: list[str | None] = []
+    for frame in frames:
+        if frame.forces is None:
+            subsets.append(None)
+            continue
+        rms = float(np.sqrt((np.asarray(frame.forces) ** 2).sum(axis=1).mean()))
+        subsets.append("near_equilibrium" if rms <= equilibrium_force else "heated")
+    return subsets, f"RMS label force <= {equilibrium_force} eV/A: near_equilibrium"
 
 
 def evaluate_frames(
-    frames: Sequence[LabeledFrame], calculator: Calculator, labels: Sequence[str]
+    frames: Sequence[LabeledFrame],
+    calculator: Calculator,
+    labels: Sequence[str],
+    batch_size: int | None = None,
+    subsets: Sequence[str | None] | None = None,
 ) -> EvaluationResult:
-    """Predict every frame with ``calculator`` and compare with its labels."""
-    energy_errors: list[float] = []
-    force_errors: list[np.ndarray] = []
-    stress_errors: list[np.ndarray] = []
+    """Predict every frame with ``calculator`` and compare with its labels.
+
+    Frames go through the family's batched predictor when it has one
+    (:func:`~sse_flows.potentials.batch.batch_predictor`), else one by one; the
+    result's ``path`` says which. ``subsets`` names each frame's subset.
+    """
+    from sse_flows.potentials.registry import batch_predictor
+
+    predictor = batch_predictor(calculator, batch_size)
+    want_stress = "stress" in labels
+    predictions = predictor.predict([f.atoms for f in frames], stress=want_stress)
+    diffs: list[tuple[float | None, np.ndarray | None, np.ndarray | None]] = []
     per_frame = []
-    pairs: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {
-        name: ([], []) for name in LABELS
-    }
-    for frame in frames:
-        atoms = frame.atoms.copy()
-        atoms.calc = calculator
-        n = len(atoms)
-        e_err = f_mae = s_mae = None
+    frame_pairs: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    for index, (frame, predicted) in enumerate(zip(frames, predictions, strict=True)):
+        n = len(frame.atoms)
+        e_err = f_diff = s_diff = None
+        pair: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if "energy" in labels and frame.energy is not None:
-            predicted = float(atoms.get_potential_energy())
-            e_err = (predicted - frame.energy) / n
-            energy_errors.append(e_err)
-            pairs["energy"][0].append(np.array([frame.energy / n]))
-            pairs["energy"][1].append(np.array([predicted / n]))
+            e_err = (predicted.energy - frame.energy) / n
+            pair["energy"] = (
+                np.array([frame.energy / n]),
+                np.array([predicted.energy / n]),
+            )
         if "forces" in labels and frame.forces is not None:
-            predicted_forces = np.asarray(atoms.get_forces(), dtype=float)
-            diff = predicted_forces - frame.forces
-            force_errors.append(diff.reshape(-1))
-            pairs["forces"][0].append(np.asarray(frame.forces).reshape(-1))
-            pairs["forces"][1].append(predicted_forces.reshape(-1))
-            f_mae = float(np.abs(diff).mean())
-        if "stress" in labels and frame.stress is not None:
-            stress = np.asarray(atoms.get_stress(voigt=True), dtype=float)
-            diff = (stress - frame.stress) / GPA
-            stress_errors.append(diff)
-            pairs["stress"][0].append(frame.stress / GPA)
-            pairs["stress"][1].append(stress / GPA)
-            s_mae = float(np.abs(diff).mean())
+            f_diff = (predicted.forces - frame.forces).reshape(-1)
+            pair["forces"] = (
+                np.asarray(frame.forces).reshape(-1),
+                predicted.forces.reshape(-1),
+            )
+        if want_stress and frame.stress is not None:
+            if predicted.stress is None:
+                raise MissingLabelsError(
+                    f"{type(calculator).__name__} gives no stress for frame {index}: "
+                    "leave 'stress' out of the labels compared"
+                )
+            s_diff = (predicted.stress - frame.stress) / GPA
+            pair["stress"] = (frame.stress / GPA, predicted.stress / GPA)
+        diffs.append((e_err, f_diff, s_diff))
+        frame_pairs.append(pair)
         per_frame.append(
             FrameErrors(
-                formula=Composition(atoms.get_chemical_formula()).reduced_formula,
+                formula=Composition(frame.atoms.get_chemical_formula()).reduced_formula,
                 natoms=n,
                 energy_error_eV_atom=e_err,
-                force_mae_eV_A=f_mae,
-                stress_mae_GPa=s_mae,
+                force_mae_eV_A=None if f_diff is None else float(np.abs(f_diff).mean()),
+                stress_mae_GPa=None if s_diff is None else float(np.abs(s_diff).mean()),
+                subset=None if subsets is None else subsets[index],
             )
         )
-    energies = np.array(energy_errors)
-    forces = np.concatenate(force_errors) if force_errors else np.array([])
-    stresses = np.concatenate(stress_errors) if stress_errors else np.array([])
+    overall = _metrics(diffs)
     return EvaluationResult(
-        n_frames=len(frames),
+        **vars(overall),
         labels=list(labels),
-        energy_mae_meV_atom=_mae(energies, 1e3),
-        energy_rmse_meV_atom=_rmse(energies, 1e3),
-        force_mae_meV_A=_mae(forces, 1e3),
-        force_rmse_meV_A=_rmse(forces, 1e3),
-        stress_mae_GPa=_mae(stresses, 1.0),
-        stress_rmse_GPa=_rmse(stresses, 1.0),
         frames=per_frame,
-        pairs={
-            name: (np.concatenate(label), np.concatenate(predicted))
-            for name, (label, predicted) in pairs.items()
-            if label
-        },
+        pairs=_joined(frame_pairs),
+        path=predictor.path,
+        diffs=diffs,
+        frame_pairs=frame_pairs,
     )
+
+
+def _joined(
+    frame_pairs: Sequence[dict[str, tuple[np.ndarray, np.ndarray]]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Join per-frame (label, prediction) arrays per quantity."""
+    joined = {}
+    for name in LABELS:
+        found = [pair[name] for pair in frame_pairs if name in pair]
+        if found:
+            joined[name] = (
+                np.concatenate([a for a, _ in found]),
+                np.concatenate([b for _, b in found]),
+            )
+    return joined
+
+
+def pairs_by_group(
+    result: EvaluationResult, quantity: str, groups: Sequence[str | None]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(label, prediction) arrays of one quantity per group name (None: 'all')."""
+    members: dict[str, list[dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+    for pair, group in zip(result.frame_pairs, groups, strict=True):
+        if quantity in pair:
+            members.setdefault(group or "all", []).append(pair)
+    return {name: _joined(pairs)[quantity] for name, pairs in members.items()}
 
 
 def _mae(errors: np.ndarray, scale: float) -> float | None:

@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from ase.stress import voigt_6_to_full_3x3_stress
 
 from sse_flows.constants import GPA
+from sse_flows.potentials.batch import FrameResult
 
 
 @dataclass
@@ -25,6 +27,21 @@ class StaticResult:
     def max_force(self) -> float:
         """Largest force norm, eV/A."""
         return float(np.linalg.norm(self.forces, axis=1).max())
+
+    @classmethod
+    def of_prediction(cls, prediction: FrameResult) -> StaticResult:
+        """Take a batched prediction (Voigt stress in eV/A^3, ASE sign)."""
+        stress = (
+            np.full((3, 3), np.nan)
+            if prediction.stress is None
+            else voigt_6_to_full_3x3_stress(prediction.stress) / GPA
+        )
+        return cls(
+            energy=prediction.energy,
+            forces=prediction.forces,
+            stress_GPa=stress,
+            n_atoms=len(prediction.forces),
+        )
 
     def fields(self) -> dict[str, Any]:
         """Return the document fields of a single point."""

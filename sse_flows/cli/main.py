@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from sse_flows.cli import (  # noqa: F401  (each module registers its commands)
     analyze,
+    benchmark,
     catalog,
     cluster,
     elastic,
     env,
     evaluate,
     label,
+    neb,
     order,
     query,
     stability,

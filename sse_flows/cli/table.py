@@ -95,7 +95,10 @@ def _preset_name(preset: str | None) -> str | None:
 def table(
     name: Annotated[
         str,
-        typer.Argument(help="Table name, e.g. paper000-table1 (see the list on error)."),
+        typer.Argument(
+            help="Table name, e.g. paper000-table1 (see the list on error), or the "
+            "flow uuid of a stored benchmark (its leaderboard)."
+        ),
     ],
     fmt: Annotated[str, typer.Option("--format", help="md, csv or tex.")] = "md",
     run: Annotated[
@@ -142,11 +145,21 @@ def table(
     With --compute, first run what the table needs (hull, elastic tensor, MD over
     temperatures, orderings) for each potential with the chosen preset.
     """
+    from sse_flows.cli.benchmark import stored_benchmark
     from sse_flows.flows.paper_tables import parse_structure_args
     from sse_flows.tables import FORMATS, build_table, table_names
+    from sse_flows.tables.leaderboard import render_leaderboard
 
+    if name not in table_names() and fmt in FORMATS and not run:
+        stored = stored_benchmark(name)
+        if stored is not None:
+            typer.echo(render_leaderboard(stored, fmt), nl=False)
+            return
     if name not in table_names():
-        fail(f"unknown table '{name}'. Available: {', '.join(table_names())}")
+        fail(
+            f"unknown table '{name}' (and not a stored benchmark). Available: "
+            f"{', '.join(table_names())}"
+        )
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}")
     potentials = split_values(potential)

@@ -15,6 +15,7 @@ from sse_flows.documents.base import (
     coerce,
     document_class,
 )
+from sse_flows.documents.benchmark import Benchmark, BenchmarkRow, DiffusionCurve
 from sse_flows.documents.dataset_size import DatasetSizeConvergence, SizePoint
 from sse_flows.documents.dft import (
     DatasetFiles,
@@ -27,6 +28,7 @@ from sse_flows.documents.evaluation import EvaluationOutput
 from sse_flows.documents.finetune_ramp import FineTuneRamp, FineTuneStep
 from sse_flows.documents.md import MDOutput, MDStatistics, TrajectoryReference
 from sse_flows.documents.mechanics import ElasticOutput, EOSOutput, RelaxSummary
+from sse_flows.documents.neb import EndpointRelaxation, NEBOutput
 from sse_flows.documents.ordering import CandidateEntry, OrderingDocument, SupercellReport
 from sse_flows.documents.stability import (
     EntryRecord,
@@ -57,17 +59,21 @@ from sse_flows.documents.transport import (
 __all__ = [
     "DOCUMENTS",
     "ActiveLearning",
+    "Benchmark",
+    "BenchmarkRow",
     "CandidateEntry",
     "CandidateRecord",
     "ConductivityOutput",
     "DatasetFiles",
     "DatasetRecord",
     "DatasetSizeConvergence",
+    "DiffusionCurve",
     "DiffusionOutput",
     "Distillation",
     "Document",
     "EOSOutput",
     "ElasticOutput",
+    "EndpointRelaxation",
     "EnergyReferenceRecord",
     "EntryRecord",
     "EvaluationOutput",
@@ -80,6 +86,7 @@ __all__ = [
     "LabeledDataset",
     "MDOutput",
     "MDStatistics",
+    "NEBOutput",
     "OrderingDocument",
     "ParentModel",
     "PhaseFraction",

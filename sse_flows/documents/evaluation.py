@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from sse_flows.documents.base import Document, potential_line
+from sse_flows.documents.training import SplitMetrics
 from sse_flows.provenance import PotentialProvenance, RunProvenance
 
 #: what `sse-flows evaluate` reports per potential, after the potential's label
@@ -17,6 +18,7 @@ METRIC_FIELDS = (
     "force_mae_meV_A",
     "force_rmse_meV_A",
     "stress_mae_GPa",
+    "stress_rmse_GPa",
 )
 
 
@@ -42,6 +44,25 @@ class EvaluationOutput(Document):
     stress_mae_GPa: float | None = Field(
         description="MAE of the 6 Voigt stress components (None: stress not compared)."
     )
+    stress_rmse_GPa: float | None = Field(
+        None, description="RMSE of the 6 Voigt stress components."
+    )
+    subset_rule: str | None = Field(
+        None, description="How frames were put into subsets (an info key or a force rule)."
+    )
+    subsets: dict[str, SplitMetrics] = Field(
+        default_factory=dict,
+        description="Metrics per subset (e.g. near_equilibrium, heated).",
+    )
+    by_formula: dict[str, SplitMetrics] = Field(
+        default_factory=dict, description="Metrics per reduced formula."
+    )
+    parity_plots: dict[str, str] = Field(
+        default_factory=dict, description="PNG parity plot per label, coloured by subset."
+    )
+    inference_path: str = Field(
+        "one-by-one", description="one-by-one or batched:<family> (how frames ran)."
+    )
     frames_file: str = Field(description="JSON file with the errors of every frame.")
     potential: PotentialProvenance = Field(description="The potential that was used.")
     provenance: RunProvenance = Field(description="Software, host, times, resolved inputs.")
@@ -65,9 +86,20 @@ class EvaluationOutput(Document):
             value = getattr(self, name)
             if value is not None:
                 lines.append(f"  {name}: {value:.4g} {unit}")
+        for title, groups in (("subset", self.subsets), ("formula", self.by_formula)):
+            for group, metrics in groups.items():
+                lines.append(
+                    f"  {title} {group} ({metrics.n_frames} frames): "
+                    f"E MAE {_shown(metrics.energy_mae_meV_atom)} meV/atom, "
+                    f"F MAE {_shown(metrics.force_mae_meV_A)} meV/A"
+                )
         return lines
 
     @classmethod
     def query_columns(cls, output: dict[str, Any]) -> dict[str, Any]:
         """Return the metrics and the number of frames."""
         return {key: output.get(key) for key in METRIC_FIELDS}
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"

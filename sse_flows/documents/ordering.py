@@ -30,7 +30,9 @@ class CandidateEntry(BaseModel):
         description="Ewald energy above the lowest candidate, eV/atom."
     )
     screen_energy_eV_atom: float | None = Field(
-        default=None, description="Single-point potential energy (unrelaxed), eV/atom."
+        default=None,
+        description="Screen energy, eV/atom: a single point (unrelaxed), or after the "
+        "screen's loose relaxation when the screen relaxes (see screen_method).",
     )
     relaxed_energy_eV_atom: float | None = Field(
         default=None, description="Potential energy after relaxation, eV/atom."
@@ -90,13 +92,26 @@ class OrderingDocument(Document):
     ewald_degenerate: bool = Field(
         description="True when Ewald energy cannot rank (isovalent mixing only)."
     )
-    ranked_by: str = Field(description="ewald, potential_static or potential_relaxed.")
+    ranked_by: str = Field(
+        description="ewald, potential_static, potential_screen_relax or potential_relaxed."
+    )
     candidates: list[CandidateEntry] = Field(description="Candidates, best first.")
     structures: list[Structure] = Field(
         description="Ordered cells in candidate order (relaxed ones when relaxed)."
     )
     lowest: Structure = Field(description="The best ordered cell.")
     notes: list[str] = Field(default_factory=list, description="Caveats of this result.")
+    screen_method: str | None = Field(
+        default=None, description="single_point or relax (None: not screened)."
+    )
+    inference_path: str | None = Field(
+        default=None,
+        description="How the screen evaluated the potential: one-by-one or "
+        "batched:<family> (frames per model call in screen_batch_size).",
+    )
+    screen_batch_size: int | None = Field(
+        default=None, description="Frames per model call in the screen."
+    )
     potential: PotentialProvenance | None = Field(
         default=None, description="Potential used for screening/relaxation."
     )

@@ -47,7 +47,7 @@ from sse_flows.makers.base import PotentialField
 from sse_flows.makers.labeling import DatasetMaker, resolve_preset
 from sse_flows.makers.md import MDMaker
 from sse_flows.makers.relax import RelaxMaker
-from sse_flows.makers.static import StaticMaker
+from sse_flows.makers.static import EnergiesMaker, StaticMaker
 from sse_flows.makers.training_set import (
     SampleMDMaker,
     SelectCandidatesMaker,
@@ -109,6 +109,7 @@ class TrainingSetMaker(PotentialField, Maker):
     preset: str | None = None
     static_maker: StaticMaker = field(default_factory=_static_default)
     relax_maker: RelaxMaker | None = None
+    batched_energies: bool = False
     hull_window_meV_atom: float | None = None
     boltzmann_temperature: float = 800.0
     boltzmann_energy: EnergyPer = "formula_unit"
@@ -216,6 +217,7 @@ class TrainingSetMaker(PotentialField, Maker):
             "preset": self.preset,
             "potential": self.potential.label(),
             "energies": "relax" if self.relax_maker is not None else "static",
+            "batched_energies": self.batched_energies,
             "hull_window_meV_atom": self.hull_window_meV_atom,
             "boltzmann_temperature": self.boltzmann_temperature,
             "boltzmann_energy": self.boltzmann_energy,
@@ -261,6 +263,27 @@ class TrainingSetMaker(PotentialField, Maker):
         if self.boltzmann_temperature <= 0:
             raise ValueError("boltzmann_temperature must be positive")
 
+    def energy_jobs(
+        self, candidates: Sequence[Structure], ids: Sequence[str]
+    ) -> tuple[list[Job], Any, list[str]]:
+        """Return the energy jobs, their outputs (one per candidate) and job uuids.
+
+        One job per candidate (each resumable, in parallel on a cluster), or with
+        ``batched_energies`` one job for all, batched where the family can.
+        """
+        energy_maker: StaticMaker | RelaxMaker = self.relax_maker or self.static_maker
+        if self.batched_energies:
+            energies = EnergiesMaker(
+                name=f"{energy_maker.name} (all)", relax_maker=self.relax_maker
+            ).make(list(candidates), potential=self.potential)
+            return [energies], energies.output, [energies.uuid] * len(candidates)
+        jobs = []
+        for structure, name in zip(candidates, ids, strict=True):
+            energy = energy_maker.make(structure, potential=self.potential)
+            energy.name = f"{energy_maker.name} {name}"
+            jobs.append(energy)
+        return jobs, [j.output for j in jobs], [j.uuid for j in jobs]
+
     def make(
         self,
         candidates: Sequence[Structure],
@@ -276,12 +299,7 @@ class TrainingSetMaker(PotentialField, Maker):
         md_maker = self.md_for_run()
         n_slots = self.n_slots(candidates)
         settings = self.settings_record(n_slots)
-        energy_maker: StaticMaker | RelaxMaker = self.relax_maker or self.static_maker
-        energy_jobs = []
-        for structure, name in zip(candidates, ids, strict=True):
-            energy = energy_maker.make(structure, potential=self.potential)
-            energy.name = f"{energy_maker.name} {name}"
-            energy_jobs.append(energy)
+        energy_jobs, energy_outputs, energy_uuids = self.energy_jobs(candidates, ids)
         select = SelectCandidatesMaker(
             n_structures=self.n_structures,
             hull_window_meV_atom=self.hull_window_meV_atom,
@@ -292,11 +310,11 @@ class TrainingSetMaker(PotentialField, Maker):
             with_replacement=self.with_replacement,
             seed=self.seed,
         ).make(
-            [j.output for j in energy_jobs],
+            energy_outputs,
             ids,
             [c.composition.formula for c in candidates],
             sources,
-            [j.uuid for j in energy_jobs],
+            energy_uuids,
         )
         select.config.on_missing_references = OnMissing.NONE
         sampler = SampleMDMaker(

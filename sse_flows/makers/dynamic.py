@@ -24,6 +24,7 @@ from pymatgen.core import Structure
 
 from sse_flows.documents import coerce
 from sse_flows.makers.base import PotentialJobMaker, closes_potentials
+from sse_flows.potentials.registry import batch_predictor
 from sse_flows.provenance import sha256_of
 
 #: differs in every process: tells a document job whether the chain ran in this
@@ -58,6 +59,8 @@ class ReferenceLabelMaker(PotentialJobMaker):
 
     The labels are written next to a note of the frames' and model's hashes; run again
     on the same frames with the same model, the job reuses them (a resumed ramp).
+    Frames go through the family's batched predictor (one call per frame with every
+    property otherwise: a model in a worker is asked once, not once per property).
     """
 
     name: str = "reference labels"
@@ -74,18 +77,17 @@ class ReferenceLabelMaker(PotentialJobMaker):
         key = {"frames_sha256": sha256_of(frames_file), "potential": self.potential.label()}
         if out.exists() and note.exists() and json.loads(note.read_text()) == key:
             return str(out)
-        frames = read(frames_file, index=":")
+        read_back = read(frames_file, index=":")
+        frames = read_back if isinstance(read_back, list) else [read_back]
         elements = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
         loaded, _ = self.prepare_for(elements, None)
         stress = "stress" in getattr(loaded.calculator, "implemented_properties", ())
-        for atoms in frames:
-            atoms.calc = loaded.calculator
-            results: dict[str, Any] = {
-                "energy": float(atoms.get_potential_energy()),
-                "forces": atoms.get_forces().copy(),
-            }
-            if stress and all(atoms.pbc):
-                results["stress"] = atoms.get_stress().copy()
+        stress = stress and all(all(atoms.pbc) for atoms in frames)
+        predicted = batch_predictor(loaded.calculator).predict(frames, stress=stress)
+        for atoms, result in zip(frames, predicted, strict=True):
+            results: dict[str, Any] = {"energy": result.energy, "forces": result.forces}
+            if result.stress is not None:
+                results["stress"] = result.stress
             atoms.calc = SinglePointCalculator(atoms, **results)
         out.parent.mkdir(parents=True, exist_ok=True)
         write(str(out), frames, format="extxyz")

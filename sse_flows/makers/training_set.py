@@ -74,7 +74,7 @@ class SelectCandidatesMaker(SpecSection, Maker):
     @job(output_schema=TrainingSelection, data="structures")
     def make(
         self,
-        outputs: list[Any],
+        outputs: list[Any] | None,
         ids: list[str],
         formulas: list[str],
         sources: list[str | None],
@@ -86,6 +86,8 @@ class SelectCandidatesMaker(SpecSection, Maker):
         candidates' full formulas.
         """
         provenance = RunProvenance.start(dataclasses.asdict(self))
+        if outputs is None:  # the one job of batched energies failed
+            outputs = [None] * len(ids)
         docs = [_energy_output(o) for o in outputs]
         compositions = [Composition(f) for f in formulas]
         result = draw_candidates(

@@ -10,6 +10,7 @@ from sse_flows.potentials.family import (
 from sse_flows.potentials.registry import (
     LoadedPotential,
     availability,
+    batch_predictor,
     check_available,
     clear_cache,
     load_potential,
@@ -31,6 +32,7 @@ __all__ = [
     "PotentialFamily",
     "PotentialSpec",
     "availability",
+    "batch_predictor",
     "check_available",
     "clear_cache",
     "default_potential",

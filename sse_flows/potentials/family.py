@@ -13,12 +13,15 @@ import hashlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
 from sse_flows.settings import SSEFlowsSettings
+
+if TYPE_CHECKING:
+    from sse_flows.potentials.batch import BatchPredictor
 
 #: The label scheme of a model's training energies, which decides corrections:
 #: ``mp2020-corrected`` learned MP2020-compatible energies (anion and GGA/GGA+U
@@ -169,6 +172,16 @@ class PotentialFamily:
             return "unknown"
         key = checkpoint or self.default_checkpoint or ""
         return self.checkpoint_energy_references.get(key, self.default_energy_reference)
+
+    def batch_predictor(
+        self, calculator: Calculator, batch_size: int | None
+    ) -> BatchPredictor | None:
+        """Return a predictor that evaluates many frames per model call, if any.
+
+        None (the default) when the family has no batched path or ``calculator`` is
+        not this family's; the caller then runs the calculator frame by frame.
+        """
+        return None
 
     def package_version_name(self, checkpoint: str | None) -> str:
         """Distribution whose version goes into provenance."""

@@ -189,6 +189,35 @@ class ProxyCalculator(Calculator):
                 results[key] = float(results[key].reshape(-1)[0])  # type: ignore[assignment]
         self.results = results
 
+    def predict_many(
+        self, frames: Sequence[Atoms], stress: bool, batch_size: int | None
+    ) -> tuple[list[dict[str, Any]], str, int]:
+        """Evaluate many frames in one request; return results, path and batch size."""
+        reply = self._request(
+            {
+                "op": "predict",
+                "frames": [
+                    {
+                        "numbers": pack_array(atoms.numbers, "int64"),
+                        "positions": pack_array(atoms.positions),
+                        "cell": pack_array(atoms.cell.array),
+                        "pbc": [bool(p) for p in atoms.pbc],
+                    }
+                    for atoms in frames
+                ],
+                "stress": stress,
+                "batch_size": batch_size,
+            }
+        )
+        results = [
+            {
+                key: value if key == "energy" else unpack_array(value)
+                for key, value in result.items()
+            }
+            for result in reply["results"]
+        ]
+        return results, str(reply["path"]), int(reply["batch_size"])
+
     def close(self) -> None:
         """Stop the worker now (idempotent)."""
         self._finalizer()

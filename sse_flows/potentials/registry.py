@@ -24,6 +24,7 @@ from sse_flows.errors import (
     PotentialNotInstalledError,
     UnsupportedElementError,
 )
+from sse_flows.potentials.batch import BatchPredictor, OneByOne, WorkerBatch
 from sse_flows.potentials.catalog import families
 from sse_flows.potentials.family import EnergyReference, PotentialFamily
 from sse_flows.potentials.spec import PotentialSpec
@@ -436,3 +437,22 @@ def availability(settings: SSEFlowsSettings | None = None) -> list[Availability]
             )
         )
     return rows
+
+
+def batch_predictor(
+    calculator: Calculator, batch_size: int | None = None
+) -> BatchPredictor:
+    """Return the family's batched predictor for this calculator, or one by one.
+
+    ``batch_size`` None takes the family's default (1 on a CPU); a family without a
+    batched path ignores it and runs one by one.
+    """
+    from sse_flows.potentials.proxy import ProxyCalculator
+
+    if isinstance(calculator, ProxyCalculator):
+        return WorkerBatch(calculator, batch_size)
+    for family in families().values():
+        predictor = family.batch_predictor(calculator, batch_size)
+        if predictor is not None:
+            return predictor
+    return OneByOne(calculator)

@@ -9,7 +9,8 @@ its worker with it.
 
 Requests: ``load`` (potential spec, checkpoint, path, device) -> elements and
 provenance; ``calculate`` (numbers, positions, cell, pbc, properties) -> results;
-``stop``.
+``predict`` (many frames, stress, batch size) -> one result per frame, through the
+family's batched predictor here in its environment; ``stop``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,36 @@ class Worker:
             }
         }
 
+    def predict(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate many frames in one request, batched where the family can."""
+        from sse_flows.potentials.registry import batch_predictor
+
+        if self.calculator is None:
+            raise RuntimeError("predict before load")
+        frames = [
+            Atoms(
+                numbers=unpack_array(frame["numbers"]).astype(int),
+                positions=unpack_array(frame["positions"]),
+                cell=unpack_array(frame["cell"]),
+                pbc=[bool(p) for p in frame["pbc"]],
+            )
+            for frame in request["frames"]
+        ]
+        predictor = batch_predictor(self.calculator, request.get("batch_size"))
+        results = predictor.predict(frames, stress=bool(request["stress"]))
+        return {
+            "path": predictor.path,
+            "batch_size": predictor.batch_size,
+            "results": [
+                {
+                    "energy": r.energy,
+                    "forces": pack_array(r.forces),
+                    **({"stress": pack_array(r.stress)} if r.stress is not None else {}),
+                }
+                for r in results
+            ],
+        }
+
 
 def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
     """Answer requests until ``stop`` or end of input; return the exit code."""
@@ -89,7 +120,11 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
                 send(replies, {"ok": True})
             return 0
         try:
-            handler = {"load": worker.load, "calculate": worker.calculate}[request["op"]]
+            handler = {
+                "load": worker.load,
+                "calculate": worker.calculate,
+                "predict": worker.predict,
+            }[request["op"]]
             send(replies, {"ok": True, **handler(request)})
         except Exception as exc:  # every failure goes back to the job, named
             send(

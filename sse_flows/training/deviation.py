@@ -24,7 +24,6 @@ check the counts against dpgen's function on the same ``model_devi.out``.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import all_changes
 from ase.stress import voigt_6_to_full_3x3_stress
 
 from sse_flows.errors import SSEFlowsError
@@ -375,93 +373,32 @@ class CommitteePredictions(NamedTuple):
     energies: np.ndarray  # (models, frames) eV
     forces: np.ndarray  # (models, frames, atoms, 3) eV/A
     virials: np.ndarray | None  # (models, frames, 3, 3) eV; None if any member lacks it
-    path: list[str]  # per member: 'batched', 'one-by-one' or 'known'
+    path: list[str]  # per member: 'batched:<family>', 'one-by-one' or 'known'
 
 
-def _chgnet_model(calculator: Any) -> Any:
-    """CHGNet's model behind a ``CHGNetCalculator`` (None for any other calculator)."""
-    dynamics = sys.modules.get("chgnet.model.dynamics")
-    if dynamics is not None and isinstance(calculator, dynamics.CHGNetCalculator):
-        return calculator.model
-    return None
-
-
-def _batched_chgnet(
+def _predicted(
     calculator: Any, frames: Sequence[Atoms], with_stress: bool, batch_size: int | None
-) -> Predictions:
-    """Evaluate all frames in batches, converting units as ``CHGNetCalculator`` does.
+) -> tuple[Predictions, str]:
+    """Evaluate every frame, batched where the family can; return the path that ran.
 
-    The calculator multiplies CHGNet's per-atom energy by the atom count (intensive
-    model), keeps forces, and multiplies stress (GPa) by ``stress_weight``. Default
-    batch: 16 (CHGNet's) on a GPU, 1 on a CPU, where larger batches were slower here
-    (16 frames of 32-atom Cu, 1 thread, with stress: 5.8-6.9 s in batches of 1,
-    8.6-12.1 s in batches of 16, 6.3 s through the calculator; without stress 4.2-4.4 s).
+    Virial = -stress x volume (ASE's stress sign); None when the calculator gives no
+    stress for a frame.
     """
-    from pymatgen.io.ase import AseAtomsAdaptor
+    from sse_flows.potentials.registry import batch_predictor
 
-    from sse_flows.potentials.families.chgnet import FAMILY
-    from sse_flows.quiet import harmless
-
-    model = calculator.model
-    if batch_size is None:
-        on_gpu = next(model.parameters()).device.type == "cuda"
-        batch_size = 16 if on_gpu else 1
-    structures = [AseAtomsAdaptor.get_structure(atoms) for atoms in frames]
-    with harmless(*FAMILY.harmless_warnings):
-        predicted = model.predict_structure(
-            structures, task="efs" if with_stress else "ef", batch_size=batch_size
-        )
-    if isinstance(predicted, dict):
-        predicted = [predicted]
-    natoms = len(frames[0])
-    factor = natoms if model.is_intensive else 1
-    energies = np.array(
-        [float(np.asarray(p["e"]).reshape(-1)[0]) * factor for p in predicted]
-    )
-    forces = np.array([np.asarray(p["f"], dtype=float) for p in predicted])
+    predictor = batch_predictor(calculator, batch_size)
+    results = predictor.predict(frames, stress=with_stress)
+    energies = np.array([r.energy for r in results])
+    forces = np.array([r.forces for r in results])
     virials = None
-    if with_stress:
-        stress = np.array([np.asarray(p["s"], dtype=float) for p in predicted])
-        stress = stress * calculator.stress_weight
-        volumes = np.array([atoms.get_volume() for atoms in frames])
-        virials = -stress * volumes[:, None, None]
-    return energies, forces, virials
-
-
-def _one_by_one(calculator: Any, frames: Sequence[Atoms], with_stress: bool) -> Predictions:
-    """Evaluate frame by frame through ASE, all properties in one call per frame.
-
-    ``calculate`` with every property at once (as ASE's ``calculate_properties``
-    does): ``get_forces`` after ``get_potential_energy`` would run a model worker
-    twice per frame.
-    """
-    if "stress" not in getattr(calculator, "implemented_properties", ()):
-        with_stress = False
-    energies, forces, virials = [], [], []
-    for i, frame in enumerate(frames):
-        atoms = frame.copy()
-        properties = ["energy", "forces", *(["stress"] if with_stress else [])]
-        calculator.calculate(atoms, properties, list(all_changes))
-        results = calculator.results
-        missing = [name for name in ("energy", "forces") if name not in results]
-        if missing:
-            raise DeviationInputError(
-                f"{type(calculator).__name__} gave no {', '.join(missing)} for frame {i}"
-            )
-        energies.append(float(np.asarray(results["energy"]).reshape(-1)[0]))
-        forces.append(np.asarray(results["forces"], dtype=float))
-        if with_stress and "stress" not in results:
-            with_stress = False  # this member gives no stress: no virials
-        if with_stress:
-            stress = np.asarray(results["stress"], dtype=float)
-            if stress.shape == (6,):
-                stress = voigt_6_to_full_3x3_stress(stress)
-            virials.append(-stress * atoms.get_volume())
-    return (
-        np.array(energies),
-        np.array(forces),
-        np.array(virials) if with_stress else None,
-    )
+    if with_stress and all(r.stress is not None for r in results):
+        virials = np.array(
+            [
+                -voigt_6_to_full_3x3_stress(r.stress) * atoms.get_volume()
+                for r, atoms in zip(results, frames, strict=True)
+            ]
+        )
+    return (energies, forces, virials), predictor.path
 
 
 def committee_predictions(
@@ -473,9 +410,11 @@ def committee_predictions(
 ) -> CommitteePredictions:
     """Evaluate every frame with every committee member.
 
-    A CHGNet calculator runs ``model.predict_structure`` in batches of ``batch_size``
-    (default: 16 on a GPU, 1 on a CPU, where batching did not pay);
-    any other runs through ASE frame by frame. ``known[i]`` supplies member ``i``'s
+    Members whose family has a batched path (CHGNet, SevenNet) run ``batch_size``
+    frames per model call (default: 16 on a GPU, 1 on a CPU, where batching did not
+    pay: 16 frames of 32-atom Cu with stress took 5.8-6.9 s in batches of 1 and
+    8.6-12.1 s in batches of 16 with CHGNet); any other runs through ASE frame by
+    frame (:mod:`sse_flows.potentials.batch`). ``known[i]`` supplies member ``i``'s
     (energies, forces, virials) already computed (the model that drove the MD), so
     it is not re-evaluated; ``calculators[i]`` is then ignored and may be None.
     Virial = -stress x volume (ASE's stress sign). Virials are None when a member
@@ -529,16 +468,14 @@ def committee_predictions(
                 virials = virials.reshape(n_frames, 3, 3)
             results.append((energies, forces, virials if want_virials else None))
             path.append("known")
-        elif _chgnet_model(calculator) is not None:
-            results.append(_batched_chgnet(calculator, frames, want_virials, batch_size))
-            path.append("batched")
         else:
             if calculator is None:
                 raise DeviationInputError(
                     f"member {i} has no calculator and no known predictions"
                 )
-            results.append(_one_by_one(calculator, frames, want_virials))
-            path.append("one-by-one")
+            predicted, ran = _predicted(calculator, frames, want_virials, batch_size)
+            results.append(predicted)
+            path.append(ran)
     energies = np.stack([r[0] for r in results])
     forces = np.stack([r[1] for r in results])
     member_virials = [r[2] for r in results]

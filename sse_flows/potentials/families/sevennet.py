@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
+from sse_flows.potentials.batch import (
+    BatchPredictor,
+    FrameResult,
+    default_batch_size,
+    split_by_frame,
+)
 from sse_flows.potentials.family import EnergyReference, PotentialFamily, package_dir
 from sse_flows.settings import SSEFlowsSettings
 
@@ -102,6 +110,58 @@ class SevenNetFamily(PotentialFamily):
         if modals is not None:
             return modals.get(str(options.get("modal")), "unknown")
         return super().energy_reference(checkpoint, options)
+
+    def batch_predictor(
+        self, calculator: Calculator, batch_size: int | None
+    ) -> BatchPredictor | None:
+        """Graph batches (torch_geometric) through the model, for a SevenNetCalculator."""
+        if not type(calculator).__module__.startswith("sevenn."):
+            return None
+        model = calculator.model  # type: ignore[attr-defined]
+        if not hasattr(model, "set_is_batch_data"):
+            return None  # a deployed (TorchScript) model takes one graph at a time
+        size = default_batch_size(model) if batch_size is None else batch_size
+        return SevenNetBatch(calculator, size)
+
+
+class SevenNetBatch(BatchPredictor):
+    """Many graphs in one forward pass, as ``sevenn inference`` does.
+
+    SevenNet's calculator builds one graph per call; its inference script batches
+    graphs with torch_geometric. This builds the graphs as the calculator does and
+    splits the batched output per frame, with the calculator's stress convention.
+    """
+
+    path = "batched:sevennet"
+
+    def predict_batch(self, frames: Sequence[Atoms], stress: bool) -> list[FrameResult]:
+        """Evaluate the frames' graphs in one forward pass."""
+        import sevenn._keys as KEY  # noqa: N812  (SevenNet's own name)
+        from sevenn.atom_graph_data import AtomGraphData
+        from sevenn.train.dataload import unlabeled_atoms_to_graph
+        from torch_geometric.data import Batch
+
+        calculator: Any = self.calculator
+        model = calculator.model
+        graphs = []
+        for atoms in frames:
+            data = AtomGraphData.from_numpy_dict(
+                unlabeled_atoms_to_graph(atoms, calculator.cutoff, with_shift=False)
+            )
+            if calculator.modal:
+                data[KEY.DATA_MODALITY] = calculator.modal
+            graphs.append(data)
+        batch = Batch.from_data_list(graphs).to(calculator.device)
+        model.set_is_batch_data(True)
+        try:
+            output = model(batch)
+        finally:
+            model.set_is_batch_data(False)
+        energies = output[KEY.PRED_TOTAL_ENERGY].detach().cpu().numpy().reshape(-1)
+        forces = output[KEY.PRED_FORCE].detach().cpu().numpy()
+        stresses = -output[KEY.PRED_STRESS].detach().cpu().numpy().reshape(-1, 6)
+        voigt = stresses[:, [0, 1, 2, 4, 5, 3]]  # as the calculator orders them
+        return split_by_frame(frames, energies, forces, voigt if stress else None)
 
 
 FAMILY = SevenNetFamily()
