@@ -56,6 +56,18 @@ def orderings(n: int) -> list[Any]:
     return cells
 
 
+def copper(n: int) -> list[Any]:
+    """Return ``n`` rattled 32-atom fcc Cu cells."""
+    from ase.build import bulk
+
+    cells = []
+    for seed in range(n):
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+        atoms.rattle(0.05, seed=seed)
+        cells.append(atoms)
+    return cells
+
+
 def single_points(cells: list[Any], calculator: Any, batches: str) -> dict[str, Any]:
     """Time energy, forces and stress of every cell: one by one, then batched."""
     from sse_flows.potentials import batch_predictor
@@ -92,6 +104,12 @@ def main() -> None:
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--mode", choices=("relax", "single-point"), default="relax")
     parser.add_argument(
+        "--system",
+        choices=("orderings", "cu"),
+        default="orderings",
+        help="cu: rattled 32-atom Cu cells (for the tiny Cu-only MACE test model)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="default: results/batched_<potential>.json"
     )
     args = parser.parse_args()
@@ -106,7 +124,7 @@ def main() -> None:
     from sse_flows.potentials import PotentialSpec, batch_predictor, load_potential
 
     began = time.perf_counter()
-    cells = orderings(args.n)
+    cells = orderings(args.n) if args.system == "orderings" else copper(args.n)
     elements = sorted({s for a in cells for s in a.get_chemical_symbols()})
     name = args.potential
     if name == "mace":  # the tiny test model, trained here in the MACE environment
