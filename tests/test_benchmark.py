@@ -181,3 +181,39 @@ def test_bad_benchmark_input_is_refused_before_any_job(tmp_path: Path):
     )
     assert result.exit_code == 2
     assert "no 'energy' label" in result.output
+
+
+def test_benchmark_stability_column_with_chgnet(tmp_path: Path):
+    """E_f and E_hull of LiCl from the stability flow, against a given E_f."""
+    from sse_flows.structures.prototypes import load_prototype
+
+    folder = tmp_path / "structures"
+    folder.mkdir()
+    load_prototype("LiCl").to(filename=str(folder / "LiCl.cif"))
+    # Materials Project's LiCl (mp-22905): about -2.07 eV/atom
+    (tmp_path / "ref.yaml").write_text("LiCl:\n  e_form_eV_atom: -2.07\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "benchmark",
+            "none",
+            "--potential",
+            "chgnet",
+            "--structures",
+            str(folder),
+            "--properties",
+            "stability",
+            "--reference-values",
+            str(tmp_path / "ref.yaml"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["rows"]
+    props = row["properties"]["LiCl"]
+    assert props["e_form_eV_atom"] == pytest.approx(-2.07, abs=0.1)
+    assert props["e_hull_eV_atom"] == pytest.approx(0.0, abs=1e-6)  # LiCl is stable
+    assert row["property_errors"]["e_form_eV_atom"] == pytest.approx(
+        abs(props["e_form_eV_atom"] + 2.07)
+    )
+    assert row["n_frames"] is None  # no errors column asked for
