@@ -515,7 +515,9 @@ def test_dpgen_param_runs_with_a_committee_of_two_families(
     (iteration,) = document.iterations
     assert [p.split(":")[0] for p in iteration.potentials] == ["mace", "deepmd"]
     exploration, exploded = iteration.explorations
-    assert exploration.frames == 10 and exploration.scoring == ["driver", "one-by-one"]
+    # the DeePMD member scores in its worker (no batched path for DeePMD)
+    assert exploration.frames == 10
+    assert exploration.scoring == ["driver", "worker:one-by-one"]
     # the exploded run: its unreached frames failed, the loop went on and says so
     assert exploded.system == 1 and exploded.exploded is not None
     assert exploded.steps_run < 50 and exploded.failed >= 10 - exploded.frames

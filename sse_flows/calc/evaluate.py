@@ -163,7 +163,7 @@ class EvaluationResult(Metrics):
     #: (label, prediction) arrays for parity plots: energy per atom (eV), force
     #: components (eV/A), Voigt stress (GPa)
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    #: 'one-by-one' or 'batched:<family>'
+    #: 'one-by-one', 'batched:<family>' or 'worker:<path>' (a model elsewhere)
     path: str = "one-by-one"
     #: per frame: energy error per atom (eV), force and stress (GPa) component errors
     diffs: list[tuple[float | None, np.ndarray | None, np.ndarray | None]] = field(

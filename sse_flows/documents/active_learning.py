@@ -50,8 +50,9 @@ class Exploration(BaseModel):
     )
     scoring: list[str] = Field(
         default_factory=list,
-        description="Per committee member: 'driver' (forces from the MD), 'batched' or "
-        "'one-by-one'.",
+        description="Per committee member: 'driver' (forces from the MD), "
+        "'batched:<family>', 'one-by-one', or 'worker:<path>' for a model in another "
+        "environment.",
     )
     trajectory: str | None = Field(None, description="The driver's trajectory (HDF5).")
     model_devi: str | None = Field(

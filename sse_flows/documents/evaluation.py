@@ -61,7 +61,8 @@ class EvaluationOutput(Document):
         default_factory=dict, description="PNG parity plot per label, coloured by subset."
     )
     inference_path: str = Field(
-        "one-by-one", description="one-by-one or batched:<family> (how frames ran)."
+        "one-by-one",
+        description="one-by-one, batched:<family> or worker:<path> (how frames ran).",
     )
     frames_file: str = Field(description="JSON file with the errors of every frame.")
     potential: PotentialProvenance = Field(description="The potential that was used.")

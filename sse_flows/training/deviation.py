@@ -373,7 +373,7 @@ class CommitteePredictions(NamedTuple):
     energies: np.ndarray  # (models, frames) eV
     forces: np.ndarray  # (models, frames, atoms, 3) eV/A
     virials: np.ndarray | None  # (models, frames, 3, 3) eV; None if any member lacks it
-    path: list[str]  # per member: 'batched:<family>', 'one-by-one' or 'known'
+    path: list[str]  # per member: batched:<family>, worker:..., one-by-one or known
 
 
 def _predicted(
