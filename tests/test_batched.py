@@ -146,3 +146,30 @@ def test_energies_of_many_structures_in_one_job_equal_one_job_each():
     names = [j.name for j, _ in maker.make(cells).iterflow()]
     assert names.count("candidate energy (all)") == 1
     assert not any(n.startswith("candidate energy c") for n in names)
+
+
+def test_order_spec_carries_the_screen_method_and_batch(tmp_path):
+    from sse_flows.spec import FlowSpec
+
+    parent = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.4), [{"Li": 0.5, "Na": 0.5}, "Cl"], [[0, 0, 0], [0.5] * 3]
+    )
+    parent.to(filename=str(tmp_path / "lina.cif"))
+    spec = FlowSpec.from_data(
+        {
+            "flow": "order",
+            "structure": "lina.cif",
+            "potential": "chgnet",
+            "order": {
+                "screen_method": "relax",
+                "screen_batch_size": 4,
+                "supercell": [2, 1, 1],
+                "keep": 4,
+            },
+        },
+        tmp_path,
+    )
+    jobs = {job.name: job for job, _ in spec.build().iterflow()}
+    screen = jobs["screen orderings"].maker
+    assert (screen.method, screen.batch_size) == ("relax", 4)
+    assert jobs["enumerate orderings"].maker.keep == 4

@@ -8,7 +8,6 @@ here becomes a row that says so. ``structures`` maps names to files or
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -130,8 +129,3 @@ class BenchmarkSpec(FlowSpec):
         """Fail before any work when the reference potential cannot run here."""
         for potential in self.used_potentials():
             check_available(potential)
-
-
-def structures_folder(path: Path) -> str:
-    """Return a folder argument as the spec's ``structures`` value."""
-    return str(path.expanduser().resolve())

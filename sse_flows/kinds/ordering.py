@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_flows.errors import SpecError
 from sse_flows.flows import OrderingMaker, OrderingSeriesMaker
 from sse_flows.kinds.base import StructureFlowSpec
-from sse_flows.makers.ordering import EnumerateOrderingsMaker
+from sse_flows.makers.ordering import EnumerateOrderingsMaker, ScreenOrderingsMaker
 from sse_flows.potentials import PotentialSpec
 
 
@@ -25,6 +25,14 @@ class OrderSettings(BaseModel):
     inherit_potential: bool = Field(True, exclude=True)
     top: int = 5
     screen: Literal["auto", "always", "never"] = "auto"
+    screen_method: Literal["single_point", "relax"] = Field(
+        "single_point",
+        description="Screen by single points, or by a loose relaxation of every "
+        "candidate (in lockstep, batched where the family can).",
+    )
+    screen_batch_size: int | None = Field(
+        None, description="Frames per model call in the screen (None: the default)."
+    )
     enumerate_maker: EnumerateOrderingsMaker = Field(
         default_factory=EnumerateOrderingsMaker
     )
@@ -34,7 +42,14 @@ class OrderSettings(BaseModel):
     def _split(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        own = {"potential", "top", "screen", "enumerate_maker"}
+        own = {
+            "potential",
+            "top",
+            "screen",
+            "screen_method",
+            "screen_batch_size",
+            "enumerate_maker",
+        }
         data = dict(data)
         if str(data.get("potential", "")).lower() == "none":
             data["potential"], data["inherit_potential"] = None, False
@@ -50,6 +65,9 @@ class OrderSettings(BaseModel):
             potential=potential,
             top=self.top,
             screen=self.screen,
+            screen_maker=ScreenOrderingsMaker(
+                method=self.screen_method, batch_size=self.screen_batch_size
+            ),
             enumerate_maker=self.enumerate_maker,
         )
 

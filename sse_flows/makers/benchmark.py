@@ -40,9 +40,8 @@ def structure_properties(parts: Mapping[str, Any]) -> dict[str, float | None]:
 
     values: dict[str, float | None] = {}
     for part in ("stability", "elastic", "conductivity"):
-        doc = _output(parts.get(part))
-        if isinstance(parts.get(part), list):  # conductivity + extra species
-            doc = _output(parts[part][0])
+        value = parts.get(part)
+        doc = _output(value[0] if isinstance(value, list) else value)  # + extra species
         if doc is None:
             continue
         cls = document_class(doc.get("task_type"))

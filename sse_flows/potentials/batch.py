@@ -1,15 +1,19 @@
 """Energies, forces and stresses of many frames at once: batched where a family can.
 
 A family that can evaluate several structures in one model call (CHGNet's
-``predict_structure``, SevenNet's graph batches) gives a :class:`BatchPredictor`
-through :meth:`PotentialFamily.batch_predictor`; every other calculator (EMT, a proxy to
-a worker in another environment) runs frame by frame (:class:`OneByOne`). Callers
-record :attr:`BatchPredictor.path`, so a document says which path ran.
+``predict_structure``, SevenNet's and MACE's graph batches) gives a
+:class:`BatchPredictor` through :meth:`PotentialFamily.batch_predictor`; a model in
+another environment gets many frames per request to its worker (:class:`WorkerBatch`,
+the worker then batches with its family's predictor); every other calculator (EMT,
+DeePMD) runs frame by frame (:class:`OneByOne`). :func:`~sse_flows.potentials.registry.
+batch_predictor` chooses. Callers record :attr:`BatchPredictor.path`, so a document
+says which path ran.
 
 Why the default batch is 1 on a CPU: on this machine (1 thread) a batch of 32
 16-atom frames took 1.8x (CHGNet) and 1.8x (SevenNet) the time of 32 calls with one
 frame each: the model's tensor work, not Python, dominates, and it grows faster than
-linearly with the batch (``benchmarks/bench_batched.py``). On a GPU a batch pays.
+linearly with the batch (``benchmarks/README.md``, ``bench_batched.py``). On a GPU a
+batch pays.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ class FrameResult:
 class BatchPredictor:
     """Predict many frames; subclasses batch, this base runs the calculator per frame."""
 
-    #: what ran: 'one-by-one' or 'batched:<family>'
+    #: what ran: 'one-by-one', 'batched:<family>' or 'worker:<path in the worker>'
     path: str = "one-by-one"
 
     def __init__(self, calculator: Calculator, batch_size: int = 1) -> None:
