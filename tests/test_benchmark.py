@@ -144,6 +144,7 @@ def test_benchmark_properties_and_diffusion_against_values_and_a_reference(
     assert all(np.isfinite(curve["D_cm2_s"]))
     assert row["log10_D_mae"] == 0.0
     assert doc["reference_diffusion"]["Cu31"]["D_cm2_s"] == curve["D_cm2_s"]
+    assert Path(doc["plots"]["diffusion Cu31"]).stat().st_size > 1000
     assert props["Ea_eV"] is not None and curve["Ea_eV"] == props["Ea_eV"]
     assert row["property_errors"]["Ea_eV"] == 0.0
     header = render_leaderboard(doc, "md").splitlines()[2]

@@ -7,7 +7,7 @@ the functions are safe in batch jobs and threads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -192,6 +192,41 @@ def plot_arrhenius(
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8, frameon=False, loc="lower left")
+    return _save(fig, path)
+
+
+def plot_diffusion_comparison(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    reference: tuple[str, Sequence[float], Sequence[float]] | None = None,
+    title: str | None = None,
+) -> Path:
+    """D(T) of several potentials on one Arrhenius plot, the reference dashed.
+
+    ``curves`` maps a potential to (temperatures K, D cm^2/s); points with D <= 0
+    (not resolved) are left out.
+    """
+    fig = Figure(figsize=(5.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    drawn = 0
+    series = [(label, t, d, "o-") for label, (t, d) in curves.items()]
+    if reference is not None:
+        series.append((f"{reference[0]} (reference)", reference[1], reference[2], "s--k"))
+    for label, temperatures, values, style in series:
+        t = np.asarray(temperatures, dtype=float)
+        d = np.asarray(values, dtype=float)
+        keep = (t > 0) & (d > 0)
+        if keep.any():
+            ax.plot(1000.0 / t[keep], d[keep], style, label=label, ms=4)
+            drawn += 1
+    if not drawn:
+        raise ValueError("no positive D to plot")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"1000 / T (K$^{-1}$)")
+    ax.set_ylabel(r"D (cm$^2$/s)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
     return _save(fig, path)
 
 

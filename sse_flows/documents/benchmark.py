@@ -103,6 +103,10 @@ class Benchmark(Document):
     ranking: list[str] = Field(
         description="Potentials ranked by force MAE (then energy MAE); unavailable last."
     )
+    plots: dict[str, str] = Field(
+        default_factory=dict,
+        description="PNG files: D(T) of every potential and the reference per structure.",
+    )
     provenance: RunProvenance = Field(description="Software, host, times, inputs.")
 
     shown_columns: ClassVar[tuple[str, ...]] = ("n_potentials", "best")

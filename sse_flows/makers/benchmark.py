@@ -23,8 +23,9 @@ from sse_flows.documents.benchmark import (
 )
 from sse_flows.documents.evaluation import METRIC_FIELDS
 from sse_flows.documents.training import SplitMetrics
-from sse_flows.makers.base import SpecSection
+from sse_flows.makers.base import SpecSection, current_job_dir
 from sse_flows.provenance import RunProvenance, sha256_of
+from sse_flows.settings import get_settings
 
 
 def _output(value: Any) -> dict[str, Any] | None:
@@ -88,6 +89,44 @@ def property_deviations(
             if value is not None and ref is not None:
                 deviations.setdefault(name, []).append(abs(float(value) - float(ref)))
     return {name: float(np.mean(found)) for name, found in deviations.items()}
+
+
+def diffusion_plots(
+    rows: list[BenchmarkRow],
+    reference: Mapping[str, DiffusionCurve],
+    reference_label: str | None,
+) -> dict[str, str]:
+    """Write D(T) of every potential (and the reference) per structure; return paths."""
+    from sse_flows.analysis.plots import plot_diffusion_comparison
+
+    structures = sorted({s for row in rows for s in row.diffusion})
+    if not structures:
+        return {}
+    folder = current_job_dir(get_settings().work_dir, "benchmark")
+    plots = {}
+    for structure in structures:
+        curves = {
+            row.potential: (
+                row.diffusion[structure].temperatures_K,
+                row.diffusion[structure].D_cm2_s,
+            )
+            for row in rows
+            if structure in row.diffusion
+        }
+        ref = reference.get(structure)
+        try:
+            path = plot_diffusion_comparison(
+                curves,
+                folder / f"diffusion_{structure}.png",
+                (reference_label or "reference", ref.temperatures_K, ref.D_cm2_s)
+                if ref is not None
+                else None,
+                title=f"{structure}: D(T) per potential",
+            )
+        except ValueError:  # no D resolved at any temperature: nothing to draw
+            continue
+        plots[f"diffusion {structure}"] = str(path)
+    return plots
 
 
 def _ranking(rows: list[BenchmarkRow]) -> list[str]:
@@ -155,6 +194,7 @@ class BenchmarkReportMaker(SpecSection, Maker):
             )
             if present
         ]
+        plots = diffusion_plots(rows, ref_diffusion, reference_label)
         return Benchmark(
             data=data,
             data_sha256=sha256_of(Path(data)) if data else None,
@@ -165,6 +205,7 @@ class BenchmarkReportMaker(SpecSection, Maker):
             reference_diffusion=ref_diffusion,
             rows=rows,
             ranking=_ranking(rows),
+            plots=plots,
             provenance=provenance.finish(),
         )
 
