@@ -213,6 +213,29 @@ def test_proxy_equals_the_packages_own_evaluation(
     assert _workers() == before  # stopped with the `with`
 
 
+def test_neb_through_a_model_in_another_environment(
+    shared_envs: None, mace_model: Path
+) -> None:
+    """Issue 20: every NEB image of a Cu vacancy hop through one MACE worker."""
+    from sse_flows.makers.neb import NEBMaker
+    from sse_flows.structures.hops import vacancy_hop
+
+    structure = to_structure(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+    neighbour = int(np.argsort(structure.distance_matrix[0])[1])
+    initial, final = vacancy_hop(structure, neighbour, 0)
+    before = _workers()
+    job = NEBMaker(potential=f"mace:{mace_model}", n_images=3, fmax=0.05).make(
+        initial, final
+    )
+    responses = run_locally(job, store=get_job_store(), ensure_success=True, log=False)
+    doc = responses[job.uuid][1].output
+    assert doc.potential.environment == "mace"
+    assert doc.converged and doc.barrier_eV is not None and doc.barrier_eV > 0
+    # the hop is symmetric: the same barrier both ways
+    assert doc.reverse_barrier_eV == pytest.approx(doc.barrier_eV, abs=0.01)
+    assert _workers() == before  # the job stopped its worker
+
+
 def test_static_relax_and_nve_through_the_proxy_in_one_flow(
     shared_envs: None, mace_model: Path, deepmd_models: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -406,24 +406,3 @@ def test_spec_takes_the_observed_jump_of_an_md_trajectory(tmp_path: Path):
     )
     with pytest.raises(SpecError, match="needs trajectory"):
         FlowSpec.from_file(tmp_path / "bad.yaml").endpoints()
-
-
-@pytest.mark.extended  # the proxy is tested in test_environments, the NEB here with EMT
-def test_neb_through_a_model_in_another_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cu_hop: tuple[Structure, Structure]
-):
-    """A tiny MACE in its own environment drives every image through one worker."""
-    from sse_flows.potentials.environments import env_python, env_status
-    from sse_flows.settings import get_settings
-    from tests.tiny_models import train_mace
-
-    envs = Path("~/.sse_flows/envs").expanduser()
-    monkeypatch.setenv("SSE_FLOWS_ENVS_DIR", str(envs))
-    if not env_status("mace", get_settings()).ready:
-        pytest.skip("the mace environment is not built: sse-flows env create mace")
-    model = train_mace(env_python("mace", get_settings()), tmp_path / "mace")
-    maker = NEBMaker(potential=f"mace:{model}", n_images=3, fmax=0.05)
-    doc = _run(maker, *cu_hop)
-    assert doc.potential.environment == "mace"
-    assert doc.converged and doc.barrier_eV is not None and doc.barrier_eV > 0
-    assert doc.reverse_barrier_eV == pytest.approx(doc.barrier_eV, abs=0.01)
