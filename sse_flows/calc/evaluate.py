@@ -165,18 +165,15 @@ class EvaluationResult(Metrics):
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: 'one-by-one', 'batched:<family>' or 'worker:<path>' (a model elsewhere)
     path: str = "one-by-one"
-    #: per frame: energy error per atom (eV), force and stress (GPa) component errors
-    diffs: list[tuple[float | None, np.ndarray | None, np.ndarray | None]] = field(
-        default_factory=list, repr=False
-    )
-    #: per frame: label -> (label values, predicted values), as in ``pairs``
+    #: per frame: label -> (label values, predicted values), as in ``pairs``; every
+    #: metric is computed from these
     frame_pairs: list[dict[str, tuple[np.ndarray, np.ndarray]]] = field(
         default_factory=list, repr=False
     )
 
     def metrics_of(self, indices: Sequence[int]) -> Metrics:
         """Return the metrics over the frames ``indices`` (a subset, a composition)."""
-        return _metrics([self.diffs[i] for i in indices])
+        return _metrics([self.frame_pairs[i] for i in indices])
 
     def groups(self, key: str) -> dict[str, Metrics]:
         """Return metrics per value of a frame attribute ('subset' or 'formula')."""
@@ -188,16 +185,16 @@ class EvaluationResult(Metrics):
         return {name: self.metrics_of(indices) for name, indices in members.items()}
 
 
-def _metrics(
-    diffs: Sequence[tuple[float | None, np.ndarray | None, np.ndarray | None]],
-) -> Metrics:
-    energies = np.array([d[0] for d in diffs if d[0] is not None])
-    forces = [d[1] for d in diffs if d[1] is not None]
-    stresses = [d[2] for d in diffs if d[2] is not None]
-    f = np.concatenate(forces) if forces else np.array([])
-    s = np.concatenate(stresses) if stresses else np.array([])
+def _metrics(frame_pairs: Sequence[dict[str, tuple[np.ndarray, np.ndarray]]]) -> Metrics:
+    """MAE and RMSE over frames from their (label, prediction) pairs."""
+
+    def errors(name: str) -> np.ndarray:
+        found = [b - a for a, b in (pair[name] for pair in frame_pairs if name in pair)]
+        return np.concatenate(found) if found else np.array([])
+
+    energies, f, s = errors("energy"), errors("forces"), errors("stress")
     return Metrics(
-        n_frames=len(diffs),
+        n_frames=len(frame_pairs),
         energy_mae_meV_atom=_mae(energies, 1e3),
         energy_rmse_meV_atom=_rmse(energies, 1e3),
         force_mae_meV_A=_mae(f, 1e3),
@@ -260,7 +257,6 @@ def evaluate_frames(
     predictor = batch_predictor(calculator, batch_size)
     want_stress = "stress" in labels
     predictions = predictor.predict([f.atoms for f in frames], stress=want_stress)
-    diffs: list[tuple[float | None, np.ndarray | None, np.ndarray | None]] = []
     per_frame = []
     frame_pairs: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
     for index, (frame, predicted) in enumerate(zip(frames, predictions, strict=True)):
@@ -287,7 +283,6 @@ def evaluate_frames(
                 )
             s_diff = (predicted.stress - frame.stress) / GPA
             pair["stress"] = (frame.stress / GPA, predicted.stress / GPA)
-        diffs.append((e_err, f_diff, s_diff))
         frame_pairs.append(pair)
         per_frame.append(
             FrameErrors(
@@ -299,14 +294,13 @@ def evaluate_frames(
                 subset=None if subsets is None else subsets[index],
             )
         )
-    overall = _metrics(diffs)
+    overall = _metrics(frame_pairs)
     return EvaluationResult(
         **vars(overall),
         labels=list(labels),
         frames=per_frame,
         pairs=_joined(frame_pairs),
         path=predictor.path,
-        diffs=diffs,
         frame_pairs=frame_pairs,
     )
 
