@@ -154,7 +154,7 @@ def bench_size(
     print(
         f"\n{atoms} atoms ({info['n_li']} Li) x {frames} frames, box {info['box_A']:.2f} A"
     )
-    tools = ["sse", "numpy", "pymatgen"]
+    tools = ["sse", "sse-ols", "numpy", "pymatgen"]
     if not args.skip_from_structures and (not big or args.from_structures_big):
         tools.append("pymatgen-structures")
     if not args.skip_kinisi:
@@ -234,7 +234,7 @@ def calibrate(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"\ncalibration: {args.seeds} walks of {info['atoms']} atoms ({info['n_li']} Li) x "
         f"{info['frames']} frames"
     )
-    tools = ["sse", "pymatgen"] + ([] if args.skip_kinisi else ["kinisi"])
+    tools = ["sse", "sse-ols", "pymatgen"] + ([] if args.skip_kinisi else ["kinisi"])
     out: dict[str, Any] = {
         "size": {k: info[k] for k in ("atoms", "n_li", "frames", "box_A")}
     }
@@ -258,6 +258,7 @@ def calibrate(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
             "D_mean_rel_err": float(d.mean() / TRUE_D - 1.0),
             "D_scatter": scatter,
             "mean_reported_std": float(std.mean()),
+            "mean_ci95_width": float((hi - lo).mean()),
             "std_ratio": float(std.mean() / scatter),
             "coverage95": float(np.mean((lo <= TRUE_D) & (hi >= TRUE_D))),
             "rms_z": float(np.sqrt(np.mean(((d - TRUE_D) / std) ** 2))),

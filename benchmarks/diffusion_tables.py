@@ -59,21 +59,22 @@ def calibration_table(calibration: dict[str, Any]) -> str:
         f"{len(calibration['seeds'])} walks of {size['atoms']} atoms ({size['n_li']} Li) x "
         f"{size['frames']:,} frames, true D = {TRUE_D:g} cm^2/s\n",
         "| tool | mean D / true - 1 | observed scatter of D | mean reported std | "
-        "reported / observed | 95 % CI coverage | rms (D - true) / std | "
-        "rms (D - D_sse-flows) / std_sse-flows | s per walk |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "reported / observed | 95 % CI coverage | mean 95 % CI width | "
+        "rms (D - true) / std | rms (D - D_sse-flows) / std_sse-flows | s per walk |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for tool in ("sse", "pymatgen", "kinisi"):
+    for tool in ("sse", "sse-ols", "pymatgen", "kinisi"):
         res = calibration.get(tool)
         if not res:
             continue
         if res.get("status") != "ok":
-            lines.append(f"| {LABELS[tool]} | {res.get('status')} ||||||||")
+            lines.append(f"| {LABELS[tool]} | {res.get('status')} |||||||||")
             continue
         lines.append(
             f"| {LABELS[tool]} | {100 * res['D_mean_rel_err']:+.2f} % | "
             f"{res['D_scatter']:.2e} | {res['mean_reported_std']:.2e} | "
-            f"{res['std_ratio']:.3g} | {res['coverage95']:.2f} | {res['rms_z']:.3g} | "
+            f"{res['std_ratio']:.3g} | {res['coverage95']:.2f} | "
+            f"{_fmt(res.get('mean_ci95_width'), '.2e')} | {res['rms_z']:.3g} | "
             f"{_fmt(res.get('diff_to_sse_in_sse_std_rms'), '.2f')} | "
             f"{res['mean_wall_s']:.2f} |"
         )

@@ -22,10 +22,12 @@ DT_FS = TIME_STEP_FS * STEP_SKIP
 TEMPERATURE = 600.0
 DENSITY = 1200 / 23.0**3  # atoms per A^3: 1,200 atoms in a 23 A cube
 DRIFT_PER_FRAME = 5e-4  # A, the whole cell, as a thermostat drift does
-FIT_WINDOW = (0.05, 0.3)  # = sse_flows DEFAULT_FIT_WINDOW (kinisi children lack sse_flows)
-TOOLS = ("sse", "numpy", "pymatgen", "pymatgen-structures", "kinisi")
+# = sse_flows FIT_WINDOWS["ols"] (kinisi children lack sse_flows); kinisi starts at 5 %
+FIT_WINDOW = (0.05, 0.3)
+TOOLS = ("sse", "sse-ols", "numpy", "pymatgen", "pymatgen-structures", "kinisi")
 LABELS = {
-    "sse": "sse-flows analyze_diffusion",
+    "sse": "sse-flows analyze_diffusion (GLS, default)",
+    "sse-ols": "sse-flows analyze_diffusion(estimator='ols')",
     "numpy": "numpy FFT MSD (reference, no CI)",
     "pymatgen": "pymatgen DiffusionAnalyzer (arrays)",
     "pymatgen-structures": "pymatgen DiffusionAnalyzer.from_structures",
@@ -54,7 +56,7 @@ def _window(frames: int) -> tuple[float, float]:
     return FIT_WINDOW[0] * duration, FIT_WINDOW[1] * duration
 
 
-def run_sse(traj: dict[str, Any]) -> dict[str, Any]:
+def run_sse(traj: dict[str, Any], estimator: str = "gls") -> dict[str, Any]:
     from sse_flows.analysis.data import MDData
     from sse_flows.analysis.diffusion import analyze_diffusion
 
@@ -67,13 +69,14 @@ def run_sse(traj: dict[str, Any]) -> dict[str, Any]:
         time_fs=np.arange(frames) * DT_FS,
         temperature=TEMPERATURE,
     )
-    result = analyze_diffusion(data, ["Li"], temperature=TEMPERATURE)
+    result = analyze_diffusion(data, ["Li"], temperature=TEMPERATURE, estimator=estimator)
     lags = np.rint(np.array(result.msd_time_ps) * 1000.0 / DT_FS).astype(int)
     return {
         "D": result.D,
         "D_std": result.D_std,
         "D_ci95": list(result.D_ci95),
-        "fit": f"OLS {result.fit_window_ps[0]:.3g}-{result.fit_window_ps[1]:.3g} ps, "
+        "fit": f"{result.estimator.upper()} "
+        f"{result.fit_window_ps[0]:.3g}-{result.fit_window_ps[1]:.3g} ps, "
         f"CI: {result.error_method}",
         "warnings": result.warnings,
         "msd_lags": lags.tolist(),
@@ -247,7 +250,7 @@ def child_main(args: argparse.Namespace) -> int:
         versions = {"kinisi": kinisi.__version__, "scipp": scipp.__version__}
         runner: Any = lambda traj: run_kinisi(traj, args.kinisi_lags)  # noqa: E731
     else:
-        if args.child == "sse":
+        if args.child.startswith("sse"):
             import sse_flows.analysis.diffusion  # noqa: F401
             from sse_flows.analysis.diffusion import default_charge
 
@@ -256,6 +259,7 @@ def child_main(args: argparse.Namespace) -> int:
             import pymatgen.analysis.diffusion.analyzer  # noqa: F401
         runner = {
             "sse": run_sse,
+            "sse-ols": lambda traj: run_sse(traj, "ols"),
             "numpy": run_numpy,
             "pymatgen": run_pymatgen,
             "pymatgen-structures": run_pymatgen_structures,

@@ -72,3 +72,25 @@ def test_a_wrong_number_of_temperatures_says_what_is_wrong(walks: list[Path]):
     assert "1 temperature(s) for 3 trajectories" in result.stderr
     missing = CliRunner().invoke(app, ["analyze", str(walks[0])])
     assert missing.exit_code == 2 and "no temperature recorded" in missing.stderr
+
+
+def test_estimator_option_and_fields(walks: list[Path]):
+    gls = CliRunner().invoke(
+        app, ["analyze", str(walks[2]), "--temperature", "1000", "--json"]
+    )
+    ols = CliRunner().invoke(
+        app,
+        ["analyze", str(walks[2]), "--temperature", "1000", "--estimator", "ols", "--json"],
+    )
+    assert gls.exit_code == 0 and ols.exit_code == 0, (gls.output, ols.output)
+    (g,) = json.loads(gls.stdout)["trajectories"]
+    (o,) = json.loads(ols.stdout)["trajectories"]
+    assert g["estimator"] == "gls" and o["estimator"] == "ols"
+    assert g["fit_window_ps"][1] > o["fit_window_ps"][1]  # 50 % against 30 % of the run
+    direct = analyze_trajectory(walks[2], ["Li"], 1000.0, estimator="ols").result
+    assert o["D"] == pytest.approx(direct.D, rel=1e-12)
+    assert {"D_std", "D_sigma", "collective_resolved", "haven_ratio_ci95"} <= set(g)
+    wrong = CliRunner().invoke(
+        app, ["analyze", str(walks[2]), "--temperature", "1000", "--estimator", "mle"]
+    )
+    assert wrong.exit_code != 0 and "unknown estimator 'mle'" in wrong.output

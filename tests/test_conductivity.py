@@ -71,9 +71,9 @@ def test_chgnet_conductivity_flow_runs_and_is_stored(isolated_settings: Path):
         min_atoms=None,
         supercell=[2, 2, 1],
         nvt={
-            "equilibration_steps": 50,
-            "production_steps": 400,
-            "checkpoint_interval": 200,
+            "equilibration_steps": 30,
+            "production_steps": 250,
+            "checkpoint_interval": 125,
         },
     )
     flow = maker.make(li3n)

@@ -294,17 +294,17 @@ def test_cp2k_force_matches_a_finite_difference_of_its_energy(tmp_path):
     assert li != 0  # the frame's order differs from CP2K's (Li first): mapped back
     base.translate_sites([li], [0.10, 0.0, 0.0], frac_coords=False)
     step = 0.01
-    energies = []
+    frames = []
     for sign in (+1, -1):
         moved = base.copy()
         moved.translate_sites([li], [sign * step, 0.0, 0.0], frac_coords=False)
         frame = backend.label(moved, 0, preset, tmp_path / f"fd{sign:+d}")
         assert frame.ok, frame.reason
-        energies.append(frame.energy_eV)
-    analytic = backend.label(base, 0, preset, tmp_path / "center")
-    assert analytic.ok, analytic.reason
-    finite_difference = -(energies[0] - energies[1]) / (2 * step)
-    force_x = analytic.forces_eV_A[li][0]
+        frames.append(frame)
+    # two CP2K runs, not three: the central difference of the energies and the mean of
+    # the analytic forces at +-step both give the force at the centre to O(step^2)
+    finite_difference = -(frames[0].energy_eV - frames[1].energy_eV) / (2 * step)
+    force_x = (frames[0].forces_eV_A[li][0] + frames[1].forces_eV_A[li][0]) / 2
     assert force_x < -0.05  # restoring: Li is pulled back to the octahedron centre
     assert force_x == pytest.approx(finite_difference, rel=0.02, abs=0.005)
 

@@ -92,7 +92,9 @@ def test_sevennet_md_runs_and_is_recorded(li2s: Structure, tmp_path: Path):
 
 @pytest.mark.parametrize("thermostat", ["langevin", "berendsen", "nose_hoover", "bussi"])
 def test_every_thermostat_reaches_its_target(thermostat: str, tmp_path: Path):
-    atoms = bulk("Cu", cubic=True).repeat(3)
+    # 32 atoms: the mean of 300 frames is within ~2 % of the target (instantaneous
+    # spread ~14 %), well inside the 8 % asserted; 108 atoms took 3.4x longer
+    atoms = bulk("Cu", cubic=True).repeat(2)
     protocol = MDProtocol(
         ensemble="nvt",
         thermostat=thermostat,

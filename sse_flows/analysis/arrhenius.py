@@ -3,12 +3,13 @@
 The one fit of the package (the conductivity flow, ``sse-flows analyze`` and the
 query layer's planar activation energies all call :func:`fit_arrhenius`), with one
 weighting: ln D = ln D0 - Ea / (k_B T), each point weighted by 1 / (D_std / D)^2,
-where D_std is the standard error of D from the independent-group estimate of
-:func:`sse_flows.analysis.diffusion.analyze_diffusion` (the error of ln D to first
-order). With more points than parameters the covariance is scaled up (never down) by
-the reduced chi^2, so scatter beyond the error bars widens the interval. Intervals of
-derived quantities (sigma at 300 K) come from sampling the fitted parameters' normal
-distribution.
+where D_std is the standard error of D that
+:func:`sse_flows.analysis.diffusion.analyze_diffusion` reports, taken unchanged
+whichever estimator made it (GLS by default, or OLS with group errors; the error of
+ln D to first order). With more points than parameters the covariance is scaled up
+(never down) by the reduced chi^2, so scatter beyond the error bars widens the
+interval. Intervals of derived quantities (sigma at 300 K) come from sampling the
+fitted parameters' normal distribution.
 """
 
 from __future__ import annotations

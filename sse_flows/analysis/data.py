@@ -6,13 +6,18 @@ and times. Wrapped input (most extxyz/XDATCAR files) is unwrapped here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ase.data import atomic_masses, chemical_symbols
 
 from sse_flows.errors import SSEFlowsError
+
+if TYPE_CHECKING:
+    from sse_flows.md.trajectory import TrajectoryData
 
 
 class TrajectoryInputError(SSEFlowsError):
@@ -106,7 +111,7 @@ def remove_drift(data: MDData, mobile: np.ndarray) -> MDData:
 
 
 def load_md(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     timestep_fs: float | None = None,
     stride: int | None = None,
     temperature: float | None = None,
@@ -116,8 +121,14 @@ def load_md(
     sse-flows HDF5 files carry their time step and sampling; for other formats
     ``timestep_fs`` (the MD time step) and ``stride`` (MD steps between stored
     frames) must be given unless the file holds them (ASE .traj / extxyz ``info``
-    keys ``timestep_fs`` and ``sample_interval``).
+    keys ``timestep_fs`` and ``sample_interval``). A list of files is read as the
+    segments of one continued run (:func:`load_md_segments`).
     """
+    if not isinstance(path, str | Path):
+        paths = list(path)
+        if len(paths) != 1:
+            return load_md_segments(paths, temperature=temperature)
+        path = paths[0]
     path = Path(path)
     if not path.is_file():
         raise TrajectoryInputError(f"trajectory not found: {path}")
@@ -163,3 +174,93 @@ def load_md(
         temperature=temperature,
         source=str(path),
     )
+
+
+#: trajectory attributes that every segment of one run must share
+_SHARED_ATTRS = ("timestep_fs", "sample_interval", "temperature", "ensemble", "thermostat")
+
+
+def load_md_segments(
+    paths: Sequence[str | Path], temperature: float | None = None
+) -> MDData:
+    """Read the segment files of one continued MD run as one trajectory.
+
+    Segments are sse-flows HDF5 files in running order, each continuing the one
+    before (``MDMaker(...).make(..., continue_from=...)``): their frame times go on
+    from one file to the next. Files of other atoms, time step, sampling or
+    temperature, or whose times do not continue, are refused rather than joined.
+    """
+    from sse_flows.md.trajectory import read_trajectory
+
+    files = [Path(p) for p in paths]
+    if not files:
+        raise TrajectoryInputError("no trajectory file given")
+    parts = []
+    for path in files:
+        if not path.is_file():
+            raise TrajectoryInputError(f"trajectory not found: {path}")
+        if path.suffix not in (".h5", ".hdf5"):
+            raise TrajectoryInputError(
+                f"{path}: only sse-flows HDF5 trajectories can be joined as segments "
+                "(their frame times say where each segment starts)"
+            )
+        parts.append(read_trajectory(path))
+    first, first_path = parts[0], files[0]
+    for path, part, previous, before in zip(
+        files[1:], parts[1:], parts[:-1], files[:-1], strict=True
+    ):
+        _check_segment(path, part, previous, before, first, first_path)
+    times = np.concatenate([p.time_fs for p in parts])
+    if len(times) == 0:
+        raise TrajectoryInputError(
+            f"the segments {', '.join(map(str, files))} hold no frame"
+        )
+    return MDData(
+        positions=np.concatenate([p.positions for p in parts]).astype(np.float64),
+        cells=np.concatenate([p.cells for p in parts]),
+        numbers=first.numbers,
+        time_fs=times - times[0],
+        temperature=temperature
+        if temperature is not None
+        else first.attrs.get("temperature"),
+        source=", ".join(str(p) for p in files),
+    )
+
+
+def _check_segment(
+    path: Path,
+    part: TrajectoryData,
+    previous: TrajectoryData,
+    previous_path: Path,
+    first: TrajectoryData,
+    first_path: Path,
+) -> None:
+    """Refuse a segment that does not continue the one before it."""
+    if len(part) == 0 or len(previous) == 0:
+        empty = path if len(part) == 0 else previous_path
+        raise TrajectoryInputError(f"segment {empty} holds no frame: nothing to join")
+    if not np.array_equal(part.numbers, first.numbers):
+        raise TrajectoryInputError(
+            f"{path} holds other atoms than {first_path}: segments of one run only"
+        )
+    for key in _SHARED_ATTRS:
+        mine, theirs = part.attrs.get(key), first.attrs.get(key)
+        if mine != theirs:
+            raise TrajectoryInputError(
+                f"{path} has {key} = {mine}, {first_path} {theirs}: segments of one "
+                "run share the time step, sampling and temperature"
+            )
+    frame_fs = float(first.attrs["sample_interval"]) * float(first.attrs["timestep_fs"])
+    gap = float(part.time_fs[0] - previous.time_fs[-1])
+    if abs(gap - frame_fs) > 1e-6 * frame_fs:
+        raise TrajectoryInputError(
+            f"{path} starts at {part.time_fs[0]:g} fs but {previous_path} ends at "
+            f"{previous.time_fs[-1]:g} fs (frames every {frame_fs:g} fs): it does not "
+            "continue it. Give the segments of one run, in running order."
+        )
+    source = str(part.attrs.get("continued_from", ""))
+    if source and Path(source).name != previous_path.resolve().parent.name:
+        raise TrajectoryInputError(
+            f"{path} continues {source}, not {previous_path.parent}: give the segments "
+            "of one run, in running order."
+        )

@@ -15,7 +15,7 @@ from pathlib import Path
 from sse_flows.analysis.arrhenius import ArrheniusResult, fit_arrhenius
 from sse_flows.analysis.data import MDData, TrajectoryInputError, load_md
 from sse_flows.analysis.diffusion import (
-    DEFAULT_FIT_WINDOW,
+    DEFAULT_ESTIMATOR,
     DiffusionResult,
     analyze_diffusion,
 )
@@ -31,27 +31,40 @@ class TrajectoryAnalysis:
 
 
 def analyze_trajectory(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     species: Sequence[str] = ("Li",),
     temperature: float | None = None,
-    fit_window: tuple[float, float] = DEFAULT_FIT_WINDOW,
+    fit_window: tuple[float, float] | None = None,
     timestep_fs: float | None = None,
     stride: int | None = None,
+    estimator: str = DEFAULT_ESTIMATOR,
 ) -> TrajectoryAnalysis:
-    """D, its CI, sigma and the rest for one file (several species: each alone too)."""
+    """D, its CI, sigma and the rest for one file (several species: each alone too).
+
+    A list of files is read as the segments of one continued run, in running order
+    (:func:`sse_flows.analysis.data.load_md_segments`).
+    """
     data = load_md(path, timestep_fs=timestep_fs, stride=stride, temperature=temperature)
     if data.temperature is None:
         raise TrajectoryInputError(
-            f"{path}: no temperature recorded; give the temperature (--temperature)"
+            f"{data.source}: no temperature recorded; give the temperature (--temperature)"
         )
     species = list(species)
     result = analyze_diffusion(
-        data, species, temperature=data.temperature, fit_window=fit_window
+        data,
+        species,
+        temperature=data.temperature,
+        fit_window=fit_window,
+        estimator=estimator,
     )
     per_species = (
         {
             name: analyze_diffusion(
-                data, [name], temperature=data.temperature, fit_window=fit_window
+                data,
+                [name],
+                temperature=data.temperature,
+                fit_window=fit_window,
+                estimator=estimator,
             )
             for name in species
         }

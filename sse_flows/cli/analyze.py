@@ -17,13 +17,22 @@ def _row(path: Path, result: Any) -> dict[str, Any]:
         "file": str(path),
         "temperature": result.temperature,
         "species": result.species,
+        "estimator": result.estimator,
         "D": result.D,
+        "D_std": result.D_std,
         "D_ci95": list(result.D_ci95),
         "sigma": result.sigma,
         "sigma_ci95": list(result.sigma_ci95) if result.sigma_ci95 else None,
         "D_xyz": result.D_xyz,
         "D_planes": result.D_planes,
+        "D_sigma": result.D_sigma,
+        "D_sigma_ci95": list(result.D_sigma_ci95) if result.D_sigma_ci95 else None,
+        "collective_resolved": result.collective_resolved,
+        "sigma_collective": result.sigma_collective,
         "haven_ratio": result.haven_ratio,
+        "haven_ratio_ci95": list(result.haven_ratio_ci95)
+        if result.haven_ratio_ci95
+        else None,
         "fit_window_ps": list(result.fit_window_ps),
         "diffusive": result.diffusive,
         "warnings": result.warnings,
@@ -56,8 +65,26 @@ def analyze(
         int | None, typer.Option("--stride", help="MD steps between stored frames.")
     ] = None,
     fit_window: Annotated[
-        tuple[float, float], typer.Option(help="Fit window as fractions of the run.")
-    ] = (0.05, 0.3),
+        tuple[float, float] | None,
+        typer.Option(
+            help="Fit window as fractions of the run (default: gls 0.05 0.5, ols 0.05 0.3)."
+        ),
+    ] = None,
+    estimator: Annotated[
+        str,
+        typer.Option(
+            help="gls: generalised least squares with the random-walk MSD covariance "
+            "(default); ols: least squares with errors from groups of ions."
+        ),
+    ] = "gls",
+    segments: Annotated[
+        bool,
+        typer.Option(
+            "--segments",
+            help="The files are consecutive segments of one run (a precision-target "
+            "run's continuations): analyse them joined.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Diffusion, conductivity and (for 2+ temperatures) Arrhenius from trajectories.
@@ -74,22 +101,29 @@ def analyze(
             "per trajectory (--temperature 600 800 1000), or none for files that record it"
         )
     names = split_values(species) or ["Li"]
+    runs: list[Any] = [list(trajectories)] if segments else list(trajectories)
+    if segments and len(temps) > 1:
+        fail("--segments joins the files into one run: give one --temperature or none")
     try:
         results = [
             analyze_trajectory(
-                path,
+                run,
                 names,
                 temps[i] if temps else None,
                 fit_window,
                 timestep_fs=timestep_fs,
                 stride=stride,
+                estimator=estimator,
             ).result
-            for i, path in enumerate(trajectories)
+            for i, run in enumerate(runs)
         ]
     except SSEFlowsError as exc:
         fail(exc)
     report: dict[str, Any] = {
-        "trajectories": [_row(p, r) for p, r in zip(trajectories, results, strict=True)]
+        "trajectories": [
+            _row(Path(" + ".join(map(str, p))) if isinstance(p, list) else p, r)
+            for p, r in zip(runs, results, strict=True)
+        ]
     }
     if len(results) >= 2:
         series = arrhenius_of(results)
@@ -112,8 +146,11 @@ def analyze(
         sigma = row["sigma"] if row["sigma"] is not None else float("nan")
         typer.echo(
             f"{row['file']}: T = {row['temperature']:g} K, D = {row['D']:.3e} "
-            f"[{lo:.2e}, {hi:.2e}] cm^2/s, sigma = {sigma:.3g} mS/cm"
+            f"[{lo:.2e}, {hi:.2e}] cm^2/s ({row['estimator']}), sigma = {sigma:.3g} mS/cm"
         )
+        if row["haven_ratio_ci95"]:
+            low, high = row["haven_ratio_ci95"]
+            typer.echo(f"  Haven ratio {row['haven_ratio']:.2f} [{low:.2f}, {high:.2f}]")
         for warning in row["warnings"]:
             typer.echo(f"  warning: {warning}")
     if "Ea_eV" in report:

@@ -23,7 +23,7 @@ from sse_flows.cluster.project import (
     pre_run_script,
     slurm_workers,
 )
-from sse_flows.cluster.routing import JobRole, choose_worker, iter_jobs
+from sse_flows.cluster.routing import JobRole, choose_worker, iter_jobs, spawned_routes
 from sse_flows.errors import SSEFlowsError
 from sse_flows.settings import SSEFlowsSettings, get_settings
 
@@ -122,6 +122,15 @@ def to_workflow(
     for job in iter_jobs(flow):
         name = worker or choose_worker(job, workers, routes)
         job.update_config({"manager_config": {"_category": name}}, dynamic=True)
+        spawned = spawned_routes(job, workers, routes) if worker is None else []
+        for function, child in spawned:  # e.g. MD segments of the precision loop
+            job.update_config(
+                {"manager_config": {"_category": child}},
+                function_filter=function,
+                dynamic=True,
+            )
+        if spawned:
+            job.config.pass_manager_config = False
         chosen[job.uuid] = name
     return flow_to_workflow(flow, store=get_job_store()), chosen
 

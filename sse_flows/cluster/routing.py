@@ -11,7 +11,7 @@ environments a flow's jobs will start, also for a potential made at run time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -107,11 +107,17 @@ def choose_worker(
     job: Job, workers: Iterable[str], routes: Mapping[JobRole, str] | None = None
 ) -> str:
     """Return the worker a job should run on among the project's workers."""
+    return worker_for_role(job_role(job), workers, routes)
+
+
+def worker_for_role(
+    role: JobRole, workers: Iterable[str], routes: Mapping[JobRole, str] | None = None
+) -> str:
+    """Return the worker for a role among the project's workers (with fallbacks)."""
     available = list(workers)
     if not available:
         raise SSEFlowsError("the jobflow-remote project has no workers")
     routes = {**DEFAULT_ROUTES, **(routes or {})}
-    role = job_role(job)
     for candidate in (role, *_FALLBACK[role]):
         if routes[candidate] in available:
             return routes[candidate]
@@ -128,7 +134,9 @@ def route_flow(
 
     ``worker`` sends every job to one worker. A job already given one of the
     project's workers with ``set_run_config`` keeps it. Jobs a job creates at run time
-    inherit its worker (jobflow-remote's ``dynamic`` config updates).
+    inherit its worker (jobflow-remote's ``dynamic`` config updates), except those
+    made by a maker its maker names in ``spawns`` (the precision loop's MD
+    segments): they go to their own role's worker.
     """
     from jobflow_remote import set_run_config
 
@@ -145,8 +153,30 @@ def route_flow(
             continue
         name = worker or choose_worker(job, available, routes)
         set_run_config(job, worker=name, dynamic=True)
+        spawned = spawned_routes(job, available, routes) if worker is None else []
+        for function, child_worker in spawned:
+            set_run_config(job, worker=child_worker, function_filter=function, dynamic=True)
+        if spawned:  # else jobflow passes this job's worker to every job it creates
+            job.config.pass_manager_config = False
         chosen[job.uuid] = name
     return chosen
+
+
+def spawned_routes(
+    job: Job, workers: Iterable[str], routes: Mapping[JobRole, str] | None = None
+) -> list[tuple[Callable[..., Any], str]]:
+    """Return (maker function, worker) for the jobs a job creates with named makers.
+
+    ``spawns``, a class attribute of the job's maker, names the fields holding the
+    makers of jobs it creates at run time (the precision loop's MD segments); each
+    goes to its own role's worker rather than its creator's.
+    """
+    found = []
+    for name in getattr(job.maker, "spawns", ()):
+        child = getattr(job.maker, name)
+        role = JobRole(getattr(child, "resource_role", JobRole.ANALYSIS))
+        found.append((type(child).make, worker_for_role(role, workers, routes)))
+    return found
 
 
 def describe_routes(flow: Flow | Job, chosen: Mapping[str, str]) -> list[dict[str, Any]]:

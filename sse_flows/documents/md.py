@@ -96,6 +96,19 @@ class MDOutput(TaskOutput):
         description="Step the last segment resumed from (0: none)."
     )
     run_dir: str = Field(description="Directory with trajectory and checkpoint.")
+    continued_from: str | None = Field(
+        None,
+        description="run_dir of the finished run this one continues (None: a run of "
+        "its own, equilibrated and with velocities drawn).",
+    )
+    time_offset_ps: float = Field(
+        0.0,
+        description="Production time at this run's start, ps (frames' times go on "
+        "from there; 0 unless a continuation).",
+    )
+    segment: int = Field(
+        1, description="Position in a chain of continued runs (1: the first run)."
+    )
 
     shown_columns: ClassVar[tuple[str, ...]] = ("time_ps",)
 
@@ -124,7 +137,7 @@ class MDOutput(TaskOutput):
             if result.n_frames
             else None
         )
-        total_ps = protocol.total_steps * protocol.timestep_fs / 1000.0
+        total_ps = result.total_steps * protocol.timestep_fs / 1000.0
         final = to_structure(result.atoms)
         path = result.trajectory_path
         return cls(
@@ -147,6 +160,9 @@ class MDOutput(TaskOutput):
             ns_per_day=total_ps / 1000.0 / max(result.total_wall_time_s, 1e-9) * 86400.0,
             resumed_from_step=result.resumed_from_step,
             run_dir=str(path.parent.resolve()),
+            continued_from=str(result.continued_from) if result.continued_from else None,
+            time_offset_ps=result.time_offset_fs / 1000.0,
+            segment=result.segment,
         )
 
     def summary_lines(self) -> list[str]:
@@ -158,6 +174,11 @@ class MDOutput(TaskOutput):
             f"{protocol['temperature']} K, {self.steps} steps "
             f"of {protocol['timestep_fs']} fs",
         ]
+        if self.continued_from:
+            lines.append(
+                f"  segment {self.segment}: continues {self.continued_from} from "
+                f"{self.time_offset_ps:g} ps"
+            )
         if stats:
             lines.append(
                 f"  T = {stats.temperature_mean:.1f} +- {stats.temperature_std:.1f} K, "

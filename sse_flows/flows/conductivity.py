@@ -5,6 +5,11 @@ the papers' protocols and a ``quick`` one) or from the fields directly. Per
 temperature: optional NPT run whose mean cell becomes the NVT cell, an NVT run
 (equilibration steps are not stored, production is), the diffusion analysis; then
 one job fits Arrhenius over the diffusive temperatures.
+
+With ``precision_target`` the analysis of each temperature continues the NVT run in
+segments of its production length until the relative 95 % CI half-width of D is at
+or below the target, or one more segment would pass ``max_production_ps``
+(:mod:`sse_flows.makers.precision`); each point says which ended it.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Any
 from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
-from sse_flows.analysis.diffusion import DEFAULT_FIT_WINDOW
-from sse_flows.errors import SpecError
+from sse_flows.analysis.diffusion import DEFAULT_ESTIMATOR, default_fit_window
+from sse_flows.errors import SpecError, SSEFlowsError
 from sse_flows.makers.base import PotentialField
 from sse_flows.makers.md import MDMaker
+from sse_flows.makers.precision import PrecisionDiffusionMaker, check_precision_settings
 from sse_flows.makers.transport import ArrheniusMaker, DiffusionMaker, MeanCellMaker
 from sse_flows.potentials import PotentialSpec, default_potential
 from sse_flows.presets import PresetError, load_preset
@@ -59,9 +65,35 @@ class ConductivityMaker(PotentialField, Maker):
     nvt_maker: MDMaker = field(default_factory=_nvt_default)
     rules: list[dict[str, Any]] = field(default_factory=list)
     sequential: bool = False
-    fit_window: tuple[float, float] = DEFAULT_FIT_WINDOW
+    #: lag window of the D fit as fractions of the run; None: the estimator's default
+    fit_window: tuple[float, float] | None = None
+    #: "gls" (generalised least squares, default) or "ols" (the earlier estimator)
+    estimator: str = DEFAULT_ESTIMATOR
     write_density: bool = True
     preset: str | None = None
+    #: relative 95 % CI half-width of D to reach per temperature (0.1: +-10 %);
+    #: None runs the NVT production once, as set
+    precision_target: float | None = None
+    #: most production time per temperature with a target, ps (required with one)
+    max_production_ps: float | None = None
+
+    def __post_init__(self) -> None:
+        """Parse the potential; refuse a precision target without a cap, or not > 0.
+
+        The cap is checked against the segment length when the flow is built (the NVT
+        maker may still be changed, and rules change it per temperature).
+        """
+        super().__post_init__()
+        try:
+            default_fit_window(self.estimator)
+        except SSEFlowsError as exc:
+            raise SpecError(f"conductivity '{self.name}': {exc}") from exc
+        check_precision_settings(
+            self.precision_target,
+            self.max_production_ps,
+            0.0,
+            f"conductivity '{self.name}'",
+        )
 
     @classmethod
     def from_preset(cls, preset: str | None, **overrides: Any) -> ConductivityMaker:
@@ -127,6 +159,7 @@ class ConductivityMaker(PotentialField, Maker):
             name=name,
             species=list(species or self.species),
             fit_window=self.fit_window,
+            estimator=self.estimator,
             write_density=self.write_density if species is None else False,
         )
 
@@ -147,10 +180,25 @@ class ConductivityMaker(PotentialField, Maker):
                 )
                 jobs += [npt, averaged]
                 start = averaged.output
-            nvt = self.nvt_for(temperature).make(start, potential=chosen)
-            analysis = analyze_run(
-                self.diffusion_maker(f"diffusion {temperature:g} K"), nvt
+            segment = self.nvt_for(temperature)
+            check_precision_settings(
+                self.precision_target,
+                self.max_production_ps,
+                segment.production_steps * segment.timestep_fs / 1000.0,
+                f"conductivity at {temperature:g} K",
             )
+            nvt = segment.make(start, potential=chosen)
+            diffusion = self.diffusion_maker(f"diffusion {temperature:g} K")
+            if self.precision_target is None:
+                analysis = analyze_run(diffusion, nvt)
+            else:  # analyse, then continue the NVT run until precise or capped
+                analysis = PrecisionDiffusionMaker(
+                    name=diffusion.name,
+                    diffusion=diffusion,
+                    segment=segment,
+                    precision_target=self.precision_target,
+                    max_production_ps=self.max_production_ps or 0.0,
+                ).make([nvt.output], potential=chosen, md_job=nvt.uuid)
             jobs += [nvt, analysis]
             analyses.append(analysis.output)
             if self.sequential:  # heating ramp: the next temperature starts from here
@@ -170,4 +218,5 @@ def analyze_run(maker: DiffusionMaker, md_job: Job) -> Job:
         potential=output.potential,
         trajectory_sha256=output.trajectory.sha256,
         md_job=md_job.uuid,
+        production_ps=output.simulated_time_ps,
     )

@@ -1,4 +1,4 @@
-"""What the dynamic flows (fine-tuning ramp, active learning) share between their jobs.
+"""What the dynamic flows (fine-tuning ramp, active learning, precision MD) share.
 
 Each of these flows is a chain of jobs that build the next one as they run. Three
 things make such a chain resumable: rebuilt jobs get the uuids of their first build
@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobflow import Flow, Job, job
+from jobflow import Flow, Job, Maker, job
 from monty.json import MontyDecoder, MontyEncoder
 from pymatgen.core import Structure
 
 from sse_flows.documents import coerce
+from sse_flows.errors import SSEFlowsError
 from sse_flows.makers.base import PotentialJobMaker, closes_potentials
 from sse_flows.potentials.registry import batch_predictor
 from sse_flows.provenance import sha256_of
@@ -30,6 +31,12 @@ from sse_flows.provenance import sha256_of
 #: differs in every process: tells a document job whether the chain ran in this
 #: process (then it failed: say so) or in an earlier one that was killed
 PROCESS = str(uuid.uuid4())
+
+
+#: marks the stored output of a check that replaced itself (its chain goes on);
+#: :class:`sse_flows.makers.transport.ArrheniusMaker` rebuilds a chain whose process
+#: was killed from what the marker holds
+UNFINISHED = "precision chain unfinished"
 
 
 def chain_ran_here(chain: dict[str, Any] | None) -> bool:
@@ -122,3 +129,33 @@ def stable_uuids(flow: Flow, namespace: str, key: str) -> Flow:
     assert isinstance(rebuilt, Flow)
     rebuilt.output = None
     return rebuilt
+
+
+def is_unfinished(value: Any) -> bool:
+    """Whether a stored check output is the marker of a chain that went on."""
+    return isinstance(value, dict) and value.get("unfinished") == UNFINISHED
+
+
+def rebuild_chain(marker: dict[str, Any]) -> Job:
+    """Return the check that wrote ``marker`` again, to take its chain up from there.
+
+    It gets the uuid of the chain's checks at the next index, so the first check's
+    stored output becomes the final document as in an unbroken run. Its segments
+    keep their uuids (and run directories): a finished one returns at once, a
+    killed one resumes from its checkpoint.
+    """
+    plan = marker.get("rebuild")
+    if plan is None:
+        raise SSEFlowsError("this precision check's output holds no plan to rebuild it")
+    maker = decode_plan(plan["maker"], Maker, "precision chain")
+    again = maker.make(
+        plan["segments"],
+        potential=plan["potential"],
+        md_job=plan["md_job"],
+        history=plan["history"],
+        chain=plan["chain"],
+    )
+    again.name = f"{maker.name} (resumed)"
+    again.set_uuid(marker["uuid"])
+    again.index = int(marker["index"]) + 1
+    return again

@@ -23,7 +23,10 @@ class MDMaker(PotentialJobMaker, MDProtocol):
 
     The run is split into segments of ``checkpoint_interval`` steps; a killed job
     rerun with the same uuid resumes from its last checkpoint in
-    ``SSE_FLOWS_WORK_DIR/<job uuid>`` (or ``run_dir`` if set).
+    ``SSE_FLOWS_WORK_DIR/<job uuid>`` (or ``run_dir`` if set). With ``continue_from``
+    (the ``run_dir`` of a finished run with the same settings) the job runs
+    ``production_steps`` more of that run in a directory of its own: no equilibration,
+    no new velocities, frame times going on from where that run ended.
     """
 
     name: str = "md"
@@ -32,9 +35,12 @@ class MDMaker(PotentialJobMaker, MDProtocol):
     @job(output_schema=MDOutput)
     @closes_potentials
     def make(
-        self, structure: Structure, potential: PotentialSpec | None = None
+        self,
+        structure: Structure,
+        potential: PotentialSpec | None = None,
+        continue_from: str | None = None,
     ) -> MDOutput:
-        """Run the MD protocol on the structure."""
+        """Run the MD protocol on the structure (or continue the run in continue_from)."""
         loaded, provenance = self.prepare(structure, potential)
         settings = get_settings()
         run_dir = (
@@ -55,5 +61,6 @@ class MDMaker(PotentialJobMaker, MDProtocol):
             },
             progress=settings.progress,
             description=f"{self.name} {structure.composition.reduced_formula}",
+            continue_from=Path(continue_from).expanduser() if continue_from else None,
         )
         return MDOutput.from_run(result, structure, self, loaded, provenance)

@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from jobflow import Maker, job
+from jobflow import CURRENT_JOB, Flow, Maker, Response, job
 from pymatgen.core import Lattice, Structure
 
-from sse_flows.analysis.data import MDData
-from sse_flows.analysis.diffusion import DEFAULT_FIT_WINDOW
-from sse_flows.analysis.transport import analyze_trajectory, arrhenius_of
+from sse_flows.analysis.data import MDData, TrajectoryInputError
+from sse_flows.analysis.diffusion import DEFAULT_ESTIMATOR, default_fit_window
+from sse_flows.analysis.transport import (
+    TrajectoryAnalysis,
+    analyze_trajectory,
+    arrhenius_of,
+)
 from sse_flows.documents import (
     ConductivityOutput,
     DiffusionOutput,
@@ -24,6 +28,7 @@ from sse_flows.documents import (
     TemperaturePoint,
     coerce,
 )
+from sse_flows.errors import SSEFlowsError
 from sse_flows.makers.base import SpecSection, current_job_dir
 from sse_flows.provenance import PotentialProvenance, RunProvenance
 from sse_flows.settings import get_settings
@@ -41,39 +46,94 @@ class DiffusionMaker(SpecSection, Maker):
 
     name: str = "diffusion"
     species: list[str] = field(default_factory=lambda: ["Li"])
-    fit_window: tuple[float, float] = DEFAULT_FIT_WINDOW
+    #: lag window as fractions of the run; None: the estimator's default
+    fit_window: tuple[float, float] | None = None
     write_density: bool = True
+    #: "gls" (generalised least squares, the default) or "ols" (the earlier estimator)
+    estimator: str = DEFAULT_ESTIMATOR
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown estimator before any job runs."""
+        default_fit_window(self.estimator)
+
+    def analyze(self, paths: list[str], temperature: float) -> TrajectoryAnalysis:
+        """Run the analysis of these trajectory files with this maker's settings."""
+        return analyze_trajectory(
+            paths,
+            self.species,
+            float(temperature),
+            self.fit_window,
+            estimator=self.estimator,
+        )
 
     @job(output_schema=DiffusionOutput)
     def make(
         self,
-        trajectory_path: str,
+        trajectory_path: str | list[str],
         structure: Structure | dict[str, Any],
         temperature: float,
         potential: PotentialProvenance | dict[str, Any] | None = None,
-        trajectory_sha256: str | None = None,
+        trajectory_sha256: str | list[str | None] | None = None,
         md_job: str | None = None,
+        production_ps: float | None = None,
     ) -> DiffusionOutput:
-        """Analyse the trajectory at the MD run's temperature."""
-        inputs = {
-            **asdict(self),
-            "trajectory": str(trajectory_path),
-            "trajectory_sha256": trajectory_sha256,
-            "md_job": md_job,
-        }
-        provenance = RunProvenance.start(inputs)
-        analysis = analyze_trajectory(
-            trajectory_path, self.species, float(temperature), self.fit_window
+        """Analyse the trajectory (or a continued run's segments) at its temperature."""
+        paths = trajectory_files(trajectory_path)
+        provenance = self.start_provenance(paths, trajectory_sha256, md_job)
+        analysis = self.analyze(paths, temperature)
+        return self.document(
+            analysis,
+            paths,
+            structure,
+            float(temperature),
+            potential,
+            md_job,
+            provenance,
+            production_ps=production_ps,
         )
+
+    def start_provenance(
+        self,
+        paths: list[str],
+        trajectory_sha256: str | list[str | None] | None,
+        md_job: str | None,
+    ) -> RunProvenance:
+        """Open the provenance record of an analysis of these files."""
+        return RunProvenance.start(
+            {
+                **asdict(self),
+                "trajectory": paths[0] if len(paths) == 1 else paths,
+                "trajectory_sha256": trajectory_sha256,
+                "md_job": md_job,
+            }
+        )
+
+    def document(
+        self,
+        analysis: TrajectoryAnalysis,
+        paths: list[str],
+        structure: Structure | dict[str, Any],
+        temperature: float,
+        potential: PotentialProvenance | dict[str, Any] | None,
+        md_job: str | None,
+        provenance: RunProvenance,
+        **run: Any,
+    ) -> DiffusionOutput:
+        """Build the output of an analysis: density and sites, van Hove, the document.
+
+        ``run`` holds how the production ended (DiffusionOutput's precision fields).
+        """
         density_file, sites = (
-            _density_and_sites(analysis.data, self.species, Path(trajectory_path).parent)
+            _density_and_sites(analysis.data, self.species, Path(paths[0]).parent)
             if self.write_density
             else (None, None)
         )
         return DiffusionOutput(
             summary=StructureSummary.of(coerce(structure, Structure)),
-            temperature=float(temperature),
-            trajectory_path=str(trajectory_path),
+            temperature=temperature,
+            trajectory_path=paths[0],
+            trajectory_segments=paths,
+            segments=len(paths),
             md_job=md_job,
             potential=coerce(potential, PotentialProvenance) if potential else None,
             result=analysis.result,
@@ -82,7 +142,16 @@ class DiffusionMaker(SpecSection, Maker):
             sites=sites,
             van_hove=_van_hove_summary(analysis.data, self.species),
             provenance=provenance.finish(),
+            **run,
         )
+
+
+def trajectory_files(value: str | Path | list[str] | list[Path]) -> list[str]:
+    """Return one file or a continued run's segment files as a list of paths."""
+    paths = [str(value)] if isinstance(value, str | Path) else [str(p) for p in value]
+    if not paths:
+        raise TrajectoryInputError("no trajectory file given to analyse")
+    return paths
 
 
 def _density_and_sites(
@@ -159,14 +228,26 @@ class ArrheniusMaker(SpecSection, Maker):
     preset: str | None = None
 
     @job(output_schema=ConductivityOutput)
-    def make(self, analyses: list[DiffusionOutput | dict[str, Any]]) -> ConductivityOutput:
-        """D(T) and sigma(T) with CIs, Ea and sigma(300 K) over the diffusive points."""
+    def make(
+        self, analyses: list[DiffusionOutput | dict[str, Any]]
+    ) -> ConductivityOutput | Response:
+        """D(T) and sigma(T) with CIs, Ea and sigma(300 K) over the diffusive points.
+
+        An analysis that is still the marker of a precision chain (its process was
+        killed and the flow resumed) has its chain rebuilt first (see
+        :func:`sse_flows.makers.dynamic.rebuild_chain`).
+        """
+        from sse_flows.makers.dynamic import is_unfinished
+
+        if any(is_unfinished(a) for a in analyses):
+            return self._resume_chains(analyses)
         provenance = RunProvenance.start({"species": self.species, "preset": self.preset})
         docs = sorted(
             (coerce(a, DiffusionOutput) for a in analyses), key=lambda d: d.temperature
         )
         series = arrhenius_of([d.result for d in docs])
-        points = [TemperaturePoint.of(r) for r in series.results]
+        by_result = {id(d.result): d for d in docs}
+        points = [TemperaturePoint.of(r, by_result.get(id(r))) for r in series.results]
         fit = series.arrhenius
         return ConductivityOutput(
             summary=docs[0].summary,
@@ -181,8 +262,37 @@ class ArrheniusMaker(SpecSection, Maker):
             sigma_300K_ci95=fit.sigma_300K_ci95 if fit else None,
             warnings=series.warnings,
             plots=_plots(points, fit),
+            precision_target=next(
+                (d.precision_target for d in docs if d.precision_target is not None), None
+            ),
             provenance=provenance.finish(),
         )
+
+    def _resume_chains(self, analyses: list[Any]) -> Response:
+        """Rebuild the precision chains a killed process left; fit after them."""
+        from sse_flows.makers.dynamic import chain_ran_here, is_unfinished, rebuild_chain
+
+        jobs, inputs = [], list(analyses)
+        for position, value in enumerate(analyses):
+            if not is_unfinished(value):
+                continue
+            if chain_ran_here(value):
+                raise SSEFlowsError(
+                    f"the precision loop at {value.get('temperature')} K ended without "
+                    "a result: a segment or check failed. `sse-flows status` names it; "
+                    "fix the cause and `sse-flows resume` the flow (finished segments "
+                    "are reused)."
+                )
+            again = rebuild_chain(value)
+            jobs.append(again)
+            inputs[position] = again.output
+        fit = self.make(inputs)
+        fit.name = self.name
+        current = CURRENT_JOB.job
+        if current is not None:  # the fit takes this job's place (uuid, next index)
+            fit.set_uuid(current.uuid)
+            fit.index = current.index + 1
+        return Response(replace=Flow([*jobs, fit]))
 
 
 def _plots(points: list[TemperaturePoint], arrhenius: Any) -> dict[str, str]:

@@ -4,6 +4,10 @@ Written here rather than reusing atomate2's ``AseMDMaker`` because that runs one
 uninterrupted ``dyn.run`` and keeps the trajectory in the output document; we need
 restartable segments whose resumed result equals the uninterrupted one, a guard
 against exploding runs and a trajectory file referenced from a small document.
+
+A finished run can be continued in a new run directory (``continue_from``): the new
+segment starts from the old one's final checkpoint (positions, momenta, cell and the
+integrator's state), so the segments together equal one longer run.
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ class MDRunResult:
     wall_time_s: float
     total_wall_time_s: float
     equilibration: dict[str, float] = field(default_factory=dict)
+    #: run directory of the segment this one continues (None: a run of its own)
+    continued_from: Path | None = None
+    #: production time (fs) and global step at this segment's step 0
+    time_offset_fs: float = 0.0
+    step_offset: int = 0
+    #: position in a chain of continued segments (1: the first run)
+    segment: int = 1
+    #: steps this call was asked for (equilibration is skipped by a continuation)
+    total_steps: int = 0
 
 
 @dataclass
@@ -65,6 +78,23 @@ class _Checkpoint:
     equil_sums: list[float]
     wall_time_s: float
     version: int = CHECKPOINT_VERSION
+    # Written since runs can be continued; checkpoints from before read these defaults.
+    #: fingerprint of the physics alone (no run lengths, no start state)
+    physics: str | None = None
+    #: steps the run was asked for: it is finished when ``step == total_steps``
+    total_steps: int | None = None
+    equilibration_steps: int = 0
+    step_offset: int = 0
+    time_offset_fs: float = 0.0
+    segment: int = 1
+    timestep_fs: float = 0.0
+
+    @property
+    def end_time_fs(self) -> float:
+        """Production time at this checkpoint's step (where a continuation starts)."""
+        return (
+            self.time_offset_fs + (self.step - self.equilibration_steps) * self.timestep_fs
+        )
 
 
 def _write_checkpoint(path: Path, checkpoint: _Checkpoint) -> None:
@@ -88,10 +118,55 @@ def _read_checkpoint(path: Path, fingerprint: str, numbers: np.ndarray) -> _Chec
         checkpoint.numbers, numbers
     ):
         raise CheckpointMismatchError(
-            f"{path} belongs to an MD run with other settings or another structure. "
+            f"{path} belongs to an MD run with other settings or another structure "
+            "(or a continuation of another run). "
             f"Delete {path.parent} to start afresh, or run with a new run directory."
         )
     return checkpoint
+
+
+def _read_source(
+    run_dir: Path, physics: str, numbers: np.ndarray, target: Path
+) -> _Checkpoint:
+    """Return the final checkpoint of a finished run that a new segment continues."""
+    path = run_dir / CHECKPOINT_FILE
+    if run_dir.resolve() == target.resolve():
+        raise CheckpointMismatchError(
+            f"a continuation needs a run directory of its own, not {run_dir} (the segment "
+            "it continues): give it another run_dir."
+        )
+    if not path.is_file():
+        raise CheckpointMismatchError(
+            f"cannot continue from {run_dir}: it holds no {CHECKPOINT_FILE}. Give the run "
+            "directory of a finished MD run (MDOutput.run_dir)."
+        )
+    with path.open("rb") as handle:
+        source: _Checkpoint = pickle.load(handle)
+    if source.version != CHECKPOINT_VERSION or source.physics is None:
+        raise CheckpointMismatchError(
+            f"{path} was written by an older sse-flows that did not record what a "
+            "continuation must match; run the whole length again instead."
+        )
+    if source.physics != physics or not np.array_equal(source.numbers, numbers):
+        raise CheckpointMismatchError(
+            f"{path} belongs to an MD run with other physics (ensemble, thermostat, "
+            "temperature, time step, sampling, potential...) or other atoms than this "
+            "continuation: continue a run with the same settings, or start a new run."
+        )
+    if source.total_steps is None or source.step < source.total_steps:
+        raise CheckpointMismatchError(
+            f"the run in {run_dir} has not finished (step {source.step} of "
+            f"{source.total_steps}): resume it first (rerun its job), then continue it."
+        )
+    return source
+
+
+def _source_hash(source: _Checkpoint) -> str:
+    """Identity of the state a continuation starts from (ties its checkpoint to it)."""
+    digest = hashlib.sha256(f"{source.fingerprint}/{source.step}".encode())
+    for array in (source.positions, source.momenta, source.cell):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _state_hash(atoms: Atoms) -> str:
@@ -117,20 +192,48 @@ def run_md(
     fingerprint_extra: dict[str, Any] | None = None,
     progress: bool = True,
     description: str = "MD",
+    continue_from: str | Path | None = None,
 ) -> MDRunResult:
     """Run (or resume) an MD protocol in ``run_dir`` and return the final state.
 
     ``run_dir`` holds ``trajectory.h5`` (production frames only) and ``checkpoint.pkl``.
     If a checkpoint from the same protocol and structure is there, the run resumes
     from it; the result equals that of an uninterrupted run.
+
+    With ``continue_from`` (the run directory of a finished run with the same physics)
+    this is a continuation: no equilibration and no new velocities; it starts from that
+    run's final checkpoint and runs ``production_steps`` more, its frames' steps and
+    times going on from where that run ended. ``atoms`` only names the atoms then.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atoms = atoms.copy()
     atoms.calc = calculator
-    fingerprint = protocol.fingerprint(
-        {**(fingerprint_extra or {}), "start": _state_hash(atoms)}
+    extra = dict(fingerprint_extra or {})
+    physics = protocol.physics_fingerprint(extra)
+    source = (
+        _read_source(Path(continue_from), physics, atoms.numbers, run_dir)
+        if continue_from is not None
+        else None
     )
+    if source is None:
+        fingerprint = protocol.fingerprint({**extra, "start": _state_hash(atoms)})
+        equilibration_steps = protocol.equilibration_steps
+        step_offset, time_offset_fs, segment = 0, 0.0, 1
+    else:
+        fingerprint = protocol.fingerprint({**extra, "continues": _source_hash(source)})
+        equilibration_steps = 0
+        step_offset = source.step_offset + source.step
+        time_offset_fs = source.end_time_fs
+        segment = source.segment + 1
+    total = equilibration_steps + protocol.production_steps
+    attrs = {
+        **_file_attrs(protocol),
+        "segment": segment,
+        "time_offset_fs": time_offset_fs,
+        "step_offset": step_offset,
+        "continued_from": str(Path(continue_from).resolve()) if continue_from else "",
+    }
     checkpoint_path = run_dir / CHECKPOINT_FILE
     trajectory_path = run_dir / TRAJECTORY_FILE
     (run_dir / FAILURE_FILE).unlink(missing_ok=True)
@@ -141,24 +244,28 @@ def run_md(
         else None
     )
     if checkpoint is None:
-        if protocol.initialize_velocities and protocol.temperature > 0:
-            rng = np.random.default_rng(protocol.seed)
-            MaxwellBoltzmannDistribution(atoms, temperature_K=protocol.temperature, rng=rng)
-            Stationary(atoms)
-        dyn = build_dynamics(atoms, protocol)
+        if source is not None:  # the previous segment's end state, integrator and all
+            _set_state(atoms, source)
+            dyn = build_dynamics(atoms, protocol)
+            restore_state(dyn, source.dyn_state)
+        else:
+            if protocol.initialize_velocities and protocol.temperature > 0:
+                rng = np.random.default_rng(protocol.seed)
+                MaxwellBoltzmannDistribution(
+                    atoms, temperature_K=protocol.temperature, rng=rng
+                )
+                Stationary(atoms)
+            dyn = build_dynamics(atoms, protocol)
         start_step, equil_sums, previous_wall = 0, [0.0, 0.0, 0.0], 0.0
         writer = TrajectoryWriter(
             trajectory_path,
             atoms,
-            _file_attrs(protocol),
+            attrs,
             protocol.store_velocities,
             store_forces=protocol.store_forces,
         )
     else:
-        atoms.set_cell(checkpoint.cell, scale_atoms=False)
-        atoms.set_pbc(checkpoint.pbc)
-        atoms.set_positions(checkpoint.positions)
-        atoms.set_momenta(checkpoint.momenta)
+        _set_state(atoms, checkpoint)
         dyn = build_dynamics(atoms, protocol)
         restore_state(dyn, checkpoint.dyn_state)
         start_step = checkpoint.step
@@ -167,7 +274,7 @@ def run_md(
             writer = TrajectoryWriter(
                 trajectory_path,
                 atoms,
-                _file_attrs(protocol),
+                attrs,
                 protocol.store_velocities,
                 keep_frames=checkpoint.n_frames,
                 store_forces=protocol.store_forces,
@@ -175,7 +282,6 @@ def run_md(
         except (FileNotFoundError, ValueError) as exc:
             raise CheckpointMismatchError(str(exc)) from exc
 
-    total = protocol.total_steps
     reference_temperature = protocol.temperature or atoms.get_temperature()
     checkpoints_written = 0
     t0 = time.perf_counter()
@@ -206,6 +312,13 @@ def run_md(
                 dyn_state=capture_state(dyn),
                 equil_sums=list(equil_sums),
                 wall_time_s=previous_wall + time.perf_counter() - t0,
+                physics=physics,
+                total_steps=total,
+                equilibration_steps=equilibration_steps,
+                step_offset=step_offset,
+                time_offset_fs=time_offset_fs,
+                segment=segment,
+                timestep_fs=protocol.timestep_fs,
             ),
         )
 
@@ -218,13 +331,17 @@ def run_md(
                 dyn.step()  # type: ignore[attr-defined]
                 step += 1
                 check_energy(atoms.get_potential_energy(), step, protocol)
-                if step % protocol.sample_interval == 0:
+                # sampled on the global step grid, so segments fit together seamlessly
+                if (step_offset + step) % protocol.sample_interval == 0:
                     check_frame(atoms, step, protocol, reference_temperature)
-                    if step > protocol.equilibration_steps:
+                    if step > equilibration_steps:
                         time_fs = (
-                            step - protocol.equilibration_steps
-                        ) * protocol.timestep_fs
-                        writer.append(atoms, step, time_fs, _stress_or_none(atoms))
+                            time_offset_fs
+                            + (step - equilibration_steps) * protocol.timestep_fs
+                        )
+                        writer.append(
+                            atoms, step_offset + step, time_fs, _stress_or_none(atoms)
+                        )
                     else:
                         temperature = atoms.get_temperature()
                         equil_sums[0] += 1.0
@@ -270,7 +387,20 @@ def run_md(
         wall_time_s=wall,
         total_wall_time_s=previous_wall + wall,
         equilibration=equilibration,
+        continued_from=Path(continue_from).resolve() if continue_from else None,
+        time_offset_fs=time_offset_fs,
+        step_offset=step_offset,
+        segment=segment,
+        total_steps=total,
     )
+
+
+def _set_state(atoms: Atoms, checkpoint: _Checkpoint) -> None:
+    """Put a checkpoint's cell, positions and momenta into ``atoms``."""
+    atoms.set_cell(checkpoint.cell, scale_atoms=False)
+    atoms.set_pbc(checkpoint.pbc)
+    atoms.set_positions(checkpoint.positions)
+    atoms.set_momenta(checkpoint.momenta)
 
 
 def _file_attrs(protocol: MDProtocol) -> dict[str, Any]:

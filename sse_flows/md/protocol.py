@@ -98,5 +98,27 @@ class MDProtocol:
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def physics_fingerprint(self, extra: dict[str, Any] | None = None) -> str:
+        """Hash of what a continued run must share with the run it continues.
+
+        Run lengths, velocity initialisation and what is stored per frame may differ
+        between segments; ensemble, thermostat, temperature, time step, sampling and
+        the potential (in ``extra``) may not.
+        """
+        payload = {**self.protocol_dict(), **(extra or {})}
+        for key in _SEGMENT_FIELDS:
+            payload.pop(key, None)
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(f"physics/{text}".encode()).hexdigest()[:16]
+
 
 _PROTOCOL_FIELDS = frozenset(MDProtocol.__dataclass_fields__)
+#: fields a continuation may change (see MDProtocol.physics_fingerprint)
+_SEGMENT_FIELDS = (
+    "equilibration_steps",
+    "production_steps",
+    "checkpoint_interval",
+    "initialize_velocities",
+    "store_velocities",
+    "store_forces",
+)
