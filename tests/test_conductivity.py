@@ -206,3 +206,12 @@ def test_mixed_li_na_gets_per_species_results(tmp_path: Path):
     assert out.per_species["Na"].D == pytest.approx(5e-6, rel=0.2)
     assert out.result.D == pytest.approx(1.25e-5, rel=0.2)  # both together
     assert out.result.n_mobile == 96
+
+
+def test_the_estimator_is_a_flow_setting_and_a_wrong_one_is_refused():
+    maker = ConductivityMaker.from_preset("quick", estimator="ols")
+    assert maker.diffusion_maker("d").estimator == "ols"
+    assert maker.diffusion_maker("d").fit_window is None  # the estimator's default
+    assert ConductivityMaker.from_preset("quick").diffusion_maker("d").estimator == "gls"
+    with pytest.raises(SpecError, match="unknown estimator 'mle'"):
+        ConductivityMaker.from_preset("quick", estimator="mle")
