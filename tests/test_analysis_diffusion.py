@@ -211,6 +211,17 @@ def test_correlated_pairs_recover_the_haven_ratio_within_its_ci():
     assert any("collective D not resolved" in w for w in short.warnings)
 
 
+def test_collective_d_of_a_cell_without_framework_is_not_made_up():
+    """Every atom mobile (an EMT Cu melt): their centre of mass is the cell's, fixed."""
+    data = random_walk(1e-5, n_mobile=32, n_framework=0, n_frames=400, seed=3)
+    result = analyze_diffusion(data, ["Li"], temperature=600)
+    assert result.D_sigma is None and result.haven_ratio is None
+    assert any(
+        "collective D not defined: every atom is mobile" in w for w in result.warnings
+    )
+    assert result.D_ci95[0] < 1e-5 < result.D_ci95[1]
+
+
 def test_mixed_species_are_analysed_together():
     li = random_walk(1e-5, n_mobile=32, n_framework=32, n_frames=800, seed=8, mobile="Li")
     data = replace(li, numbers=np.array([3] * 16 + [11] * 16 + [16] * 32))

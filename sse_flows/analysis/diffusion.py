@@ -291,7 +291,15 @@ def analyze_diffusion(
         if estimator == "gls"
         else window
     )
-    collective = _collective(displacement, time_fs, collective_window, tracer, estimator)
+    collective = (
+        _collective(displacement, time_fs, collective_window, tracer, estimator)
+        if not mobile.all()
+        else _Collective(
+            note="collective D not defined: every atom is mobile, and the centre of mass "
+            "of all atoms is fixed (momentum conservation); analyse the mobile species "
+            "in a framework"
+        )
+    )
     if collective.resolved and temperature and collective.D and collective.ci:
         low, high = (
             nernst_einstein(value, n_mobile, volume, temperature, charge)
