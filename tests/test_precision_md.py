@@ -383,3 +383,33 @@ def test_routing_sends_the_segments_to_the_potential_worker(cu_cell: Structure):
         assert segment.config.manager_config["worker"] == "gpu"
         assert check.config.manager_config["worker"] == "cpu"
         segment.run(store)
+
+
+@pytest.mark.parametrize("target", [None, 0.01])
+def test_a_heating_ramp_goes_on_from_the_end_of_the_last_segment(target):
+    """sequential: the hotter run starts where the cooler one's last segment ended."""
+    maker = ConductivityMaker(
+        potential="emt",
+        temperatures=[3000.0, 3500.0],
+        species=["Cu"],
+        write_density=False,
+        sequential=True,
+        precision_target=target,  # 0.01: never met, so two segments to the cap
+        max_production_ps=None if target is None else 1.2,
+        nvt_maker=MDMaker(name="nvt", **SEGMENT),
+    )
+    flow = maker.make(_melt_cell())
+    check = next(j for j in flow.jobs if j.name == "diffusion 3000 K")
+    hotter = next(j for j in flow.jobs if j.name == "nvt 3500 K")
+    start = hotter.function_args[0]
+    assert start.uuid == check.uuid and start.attributes == (("a", "final_structure"),)
+    record = run_flow(flow)
+    assert record.state == "COMPLETED", [(j.name, j.error) for j in record.jobs if j.error]
+    cooler = DiffusionOutput.model_validate(get_output(check.uuid)["output"])
+    assert cooler.segments == (1 if target is None else 2)
+    last = "nvt 3000 K" if target is None else "nvt 3000 K segment 2"
+    (md,) = [get_output(j.uuid)["output"] for j in record.jobs if j.name == last]
+    end = Structure.from_dict(md["structure"])
+    np.testing.assert_allclose(cooler.final_structure.cart_coords, end.cart_coords)
+    given = Structure.from_dict(get_output(hotter.uuid)["output"]["input_structure"])
+    np.testing.assert_allclose(given.cart_coords, end.cart_coords)

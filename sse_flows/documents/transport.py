@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
 from sse_flows.analysis.arrhenius import ArrheniusResult, fit_arrhenius
 from sse_flows.analysis.diffusion import DiffusionResult
@@ -69,6 +70,11 @@ class DiffusionOutput(Document):
         description="With a target: the analysis after each segment, in order.",
     )
     md_job: str | None = Field(None, description="uuid of the MD job analysed.")
+    final_structure: Structure | None = Field(
+        None,
+        description="The MD cell at the end of the last analysed segment: where a "
+        "heating ramp (sequential temperatures) goes on.",
+    )
     potential: PotentialProvenance | None = Field(None, description="Potential of the MD.")
     result: DiffusionResult = Field(description="D, sigma, CIs, MSD curve, warnings.")
     per_species: dict[str, DiffusionResult] = Field(

@@ -201,8 +201,8 @@ class ConductivityMaker(PotentialField, Maker):
                 ).make([nvt.output], potential=chosen, md_job=nvt.uuid)
             jobs += [nvt, analysis]
             analyses.append(analysis.output)
-            if self.sequential:  # heating ramp: the next temperature starts from here
-                cell = nvt.output.structure
+            if self.sequential:  # heating ramp: the next temperature starts from the
+                cell = analysis.output.final_structure  # end of this one's last segment
         summary = ArrheniusMaker(species=self.species, preset=self.preset).make(analyses)
         jobs.append(summary)
         return Flow(jobs, output=summary.output, name=self.name)

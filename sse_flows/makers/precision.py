@@ -177,6 +177,7 @@ class PrecisionDiffusionMaker(Maker):
             md_job,
             provenance,
             production_ps=production_ps,
+            final_structure=docs[-1].structure,
             stopped="target" if met else "cap",
             precision_target=self.precision_target,
             max_production_ps=self.max_production_ps,

@@ -121,8 +121,11 @@ class DiffusionMaker(SpecSection, Maker):
     ) -> DiffusionOutput:
         """Build the output of an analysis: density and sites, van Hove, the document.
 
-        ``run`` holds how the production ended (DiffusionOutput's precision fields).
+        ``run`` holds how the production ended (DiffusionOutput's precision fields)
+        and, for a continued run, ``final_structure`` (the last segment's end; by
+        default ``structure``, the end of the one run).
         """
+        final = run.pop("final_structure", None) or structure
         density_file, sites = (
             _density_and_sites(analysis.data, self.species, Path(paths[0]).parent)
             if self.write_density
@@ -135,6 +138,7 @@ class DiffusionMaker(SpecSection, Maker):
             trajectory_segments=paths,
             segments=len(paths),
             md_job=md_job,
+            final_structure=coerce(final, Structure),
             potential=coerce(potential, PotentialProvenance) if potential else None,
             result=analysis.result,
             per_species=analysis.per_species,
