@@ -33,7 +33,6 @@ from sse_flows.analysis.msd import group_msd, msd_fft
 from sse_flows.constants import A2_PER_FS_TO_CM2_PER_S, ELEMENTARY_CHARGE, KB_J
 
 Estimator = Literal["gls", "ols"]
-ESTIMATORS: tuple[Estimator, ...] = ("gls", "ols")
 DIRECTIONS = ("x", "y", "z")
 PLANES = ("ab", "ac", "bc")
 # Lag windows of the D fit, as fractions of the run. OLS: long lags are averaged over
@@ -134,10 +133,10 @@ class DiffusionResult(BaseModel):
     msd_xyz: dict[str, list[float]] = Field(description="MSD along x, y, z, A^2.")
 
     @property
-    def relative_half_width(self) -> float:
-        """Half the 95 % CI of D over |D| (inf when D is zero)."""
-        half = (self.D_ci95[1] - self.D_ci95[0]) / 2.0
-        return half / abs(self.D) if self.D else float("inf")
+    def relative_half_width(self) -> float | None:
+        """Return (ci_hi - ci_lo) / (2 |D|), or None when D is zero."""
+        low, high = self.D_ci95
+        return (high - low) / (2.0 * abs(self.D)) if self.D != 0 else None
 
 
 @dataclass
@@ -396,9 +395,7 @@ def non_gaussian_factor(displacement: np.ndarray, lags: np.ndarray) -> float:
     """
     ratios, weights = [], []
     for lag in lags[:: max(1, len(lags) // 20)]:
-        step = (
-            displacement[lag::lag] - displacement[:-lag:lag][: len(displacement[lag::lag])]
-        )
+        step = displacement[lag::lag] - displacement[:-lag:lag]
         if step.shape[0] == 0:
             continue
         squared = step**2  # (origins, ions, 3)

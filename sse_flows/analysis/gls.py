@@ -206,28 +206,21 @@ def fit_msd(
 
     ``msd_dims`` is (lags, d): each dimension's MSD averaged over ``n_particles``
     independent particles at ``geometry.lags``. The model parameters per dimension
-    (s2, c) come from an OLS fit, then once more from a GLS fit of that dimension;
+    (s2, c) come from an OLS fit; with several dimensions they are refined by two GLS
+    passes per dimension (with one, the final fit is that dimension's GLS itself).
     ``scale`` multiplies the covariance (the non-Gaussian factor). Returns the line
     in A^2 and fs: slope in A^2/fs.
     """
     lags = geometry.lags.astype(float)
     msd_dims = np.asarray(msd_dims, dtype=float).reshape(len(lags), -1)
     params = [ols_line(lags, msd_dims[:, k]) for k in range(msd_dims.shape[1])]
-    for _ in range(2):  # OLS parameters, then GLS-refined ones
+    for _ in range(2 if msd_dims.shape[1] > 1 else 0):
         covs = [geometry.covariance(s2, c) for s2, c in _usable(params, lags)]
-        if msd_dims.shape[1] > 1:
-            params = [
-                _as_params(gls_line(lags, msd_dims[:, k], cov))
-                for k, cov in enumerate(covs)
-            ]
+        fits = [gls_line(lags, msd_dims[:, k], cov) for k, cov in enumerate(covs)]
+        params = [(f.slope, f.intercept) for f in fits]
     covs = [geometry.covariance(s2, c) for s2, c in _usable(params, lags)]
     total = np.sum(covs, axis=0) * (scale / n_particles)
-    fit = gls_line(lags * frame_fs, msd_dims.sum(axis=1), total)
-    return fit
-
-
-def _as_params(fit: LineFit) -> tuple[float, float]:
-    return fit.slope, fit.intercept
+    return gls_line(lags * frame_fs, msd_dims.sum(axis=1), total)
 
 
 def _usable(

@@ -33,12 +33,6 @@ from sse_flows.makers.transport import DiffusionMaker
 from sse_flows.potentials import PotentialSpec
 
 
-def relative_halfwidth(result: DiffusionResult) -> float | None:
-    """Return (ci_hi - ci_lo) / (2 |D|), or None when D is zero."""
-    low, high = result.D_ci95
-    return (high - low) / (2.0 * abs(result.D)) if result.D != 0 else None
-
-
 def judge(result: DiffusionResult, target: float) -> tuple[float | None, bool, str]:
     """Return the relative half-width of D, whether it meets the target, and why.
 
@@ -46,7 +40,7 @@ def judge(result: DiffusionResult, target: float) -> tuple[float | None, bool, s
     analysis's own test: MSD and hops too small, sub-diffusive) never meets it: their
     intervals do not measure a diffusion coefficient.
     """
-    width = relative_halfwidth(result)
+    width = result.relative_half_width
     low, high = result.D_ci95
     if result.D <= 0 or width is None:
         return width, False, f"D = {result.D:.2e} cm^2/s is not positive"

@@ -95,8 +95,7 @@ class MDProtocol:
         payload.pop("checkpoint_interval", None)  # restart spacing does not change physics
         if not payload.get("store_forces"):
             payload.pop("store_forces", None)  # runs from before the field keep their hash
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _digest(payload)
 
     def physics_fingerprint(self, extra: dict[str, Any] | None = None) -> str:
         """Hash of what a continued run must share with the run it continues.
@@ -108,8 +107,13 @@ class MDProtocol:
         payload = {**self.protocol_dict(), **(extra or {})}
         for key in _SEGMENT_FIELDS:
             payload.pop(key, None)
-        text = json.dumps(payload, sort_keys=True, default=str)
-        return hashlib.sha256(f"physics/{text}".encode()).hexdigest()[:16]
+        return _digest(payload, prefix="physics/")
+
+
+def _digest(payload: dict[str, Any], prefix: str = "") -> str:
+    """Return a short, order-independent hash of a settings dict."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(f"{prefix}{text}".encode()).hexdigest()[:16]
 
 
 _PROTOCOL_FIELDS = frozenset(MDProtocol.__dataclass_fields__)
