@@ -303,3 +303,12 @@ def test_pymatgen_analysis_diffusion_agrees():
     ours = analyze_diffusion(data, ["Li"], temperature=600)
     assert pytest.approx(pmg.diffusivity, rel=0.05) == ours.D
     assert ours.D_ci95[0] < pmg.diffusivity < ours.D_ci95[1]
+
+
+def test_a_damaged_h5_file_is_an_input_error_not_a_traceback(tmp_path):
+    junk = tmp_path / "trajectory.h5"
+    junk.write_text("not hdf5")
+    with pytest.raises(SSEFlowsError, match="is not a readable sse-flows HDF5"):
+        load_md(junk)
+    with pytest.raises(SSEFlowsError, match="is not a readable sse-flows HDF5"):
+        load_md([junk, junk])

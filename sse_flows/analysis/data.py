@@ -133,9 +133,7 @@ def load_md(
     if not path.is_file():
         raise TrajectoryInputError(f"trajectory not found: {path}")
     if path.suffix in (".h5", ".hdf5"):
-        from sse_flows.md.trajectory import read_trajectory
-
-        traj = read_trajectory(path)
+        traj = _read_h5(path)
         attrs = traj.attrs
         return MDData(
             positions=traj.positions.astype(np.float64),
@@ -176,6 +174,19 @@ def load_md(
     )
 
 
+def _read_h5(path: Path) -> TrajectoryData:
+    """Read an sse-flows HDF5 trajectory; a damaged or foreign file is an input error."""
+    from sse_flows.md.trajectory import read_trajectory
+
+    try:
+        return read_trajectory(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrajectoryInputError(
+            f"{path} is not a readable sse-flows HDF5 trajectory ({exc}); give the "
+            "trajectory.h5 an MD job wrote, or another format ASE reads"
+        ) from exc
+
+
 #: trajectory attributes that every segment of one run must share
 _SHARED_ATTRS = ("timestep_fs", "sample_interval", "temperature", "ensemble", "thermostat")
 
@@ -190,8 +201,6 @@ def load_md_segments(
     from one file to the next. Files of other atoms, time step, sampling or
     temperature, or whose times do not continue, are refused rather than joined.
     """
-    from sse_flows.md.trajectory import read_trajectory
-
     files = [Path(p) for p in paths]
     if not files:
         raise TrajectoryInputError("no trajectory file given")
@@ -204,7 +213,7 @@ def load_md_segments(
                 f"{path}: only sse-flows HDF5 trajectories can be joined as segments "
                 "(their frame times say where each segment starts)"
             )
-        parts.append(read_trajectory(path))
+        parts.append(_read_h5(path))
     first, first_path = parts[0], files[0]
     for path, part, previous, before in zip(
         files[1:], parts[1:], parts[:-1], files[:-1], strict=True
